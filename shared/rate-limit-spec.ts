@@ -1,0 +1,15 @@
+/** OpenAlgo's rate-limit syntax: `N per second|minute|hour|day` (also `N/minute`). */
+export interface RateLimitSpec {
+  limit: number;
+  windowMs: number;
+}
+
+const WINDOWS: Record<string, number> = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+export function parseRateLimit(text: string): RateLimitSpec | undefined {
+  const match = /^\s*(\d+)\s*(?:per|\/)\s*(second|minute|hour|day)s?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const limit = Number(match[1]);
+  if (!Number.isSafeInteger(limit) || limit < 1) return undefined;
+  return { limit, windowMs: WINDOWS[match[2]!.toLowerCase()]! };
+}
