@@ -52,7 +52,13 @@ export const wireNotificationSchema = z.object({
 export type WireNotification = z.infer<typeof wireNotificationSchema>;
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
-  z.object({ ...base, type: z.literal('send'), notification: wireNotificationSchema }),
+  z.object({
+    ...base,
+    type: z.literal('send'),
+    notification: wireNotificationSchema,
+    /** WHATSAPP_OFFLINE_POLICY=reject: answer `rejected` 409 instead of queuing while offline. */
+    rejectIfOffline: z.boolean(),
+  }),
   z.object({ ...base, type: z.literal('watch'), id: z.string().min(1).max(64) }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;

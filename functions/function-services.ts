@@ -1,0 +1,57 @@
+/**
+ * Builds the function app's real dependencies from configuration, once per instance. Kept out of
+ * the entry module so a cold start imports only what the first request needs.
+ */
+import { loadConfig, requireSetting, type Config } from '../shared/config.js';
+import { createApiKeyStore } from '../shared/api-keys.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { createLinkedUserStore } from '../shared/linked-users.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { createNotificationQueue } from '../shared/notification-queue.js';
+import { parseRateLimit } from '../shared/rate-limit-spec.js';
+import { createRateLimiter } from '../shared/rate-limiter.js';
+import { createTableStore } from '../shared/table-store.js';
+import { createApiKeyAuthenticator } from './api-key-auth.js';
+import { createNotifyHandler } from './notify-handler.js';
+import { createNotifyStatusHandler } from './notify-status-handler.js';
+import type { FunctionHandlers } from './routes.js';
+import { createSidecarClient, type SidecarClient } from './sidecar-client.js';
+
+/** Failed authentications per client address before 429 (a brute-force brake, per instance). */
+const FAILED_AUTH_LIMIT = parseRateLimit('20 per minute')!;
+
+export interface FunctionServices {
+  handlers: FunctionHandlers;
+  sidecar: SidecarClient;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export function createFunctionServices(options: { config?: Config; clock?: Clock; log?: Logger } = {}): FunctionServices {
+  const config = options.config ?? loadConfig();
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger({ level: config.logLevel, name: 'functions' });
+  const tables = createTableStore(config.tablesConnection);
+  const pepper = requireSetting(config, 'apiKeyPepper', 'WHATSAPP_API_KEY_PEPPER');
+  const auth = createApiKeyAuthenticator({ store: createApiKeyStore(tables, pepper), pepper, clock, log });
+  const queue = createNotificationQueue(tables);
+  const sidecar = createSidecarClient({
+    url: config.sidecarUrl,
+    token: requireSetting(config, 'sidecarToken', 'WHATSAPP_SIDECAR_TOKEN'),
+    log,
+  });
+  const failedAuthLimiter = createRateLimiter(FAILED_AUTH_LIMIT, clock);
+  const notify = createNotifyHandler({
+    auth,
+    users: createLinkedUserStore(tables),
+    queue,
+    sidecar,
+    keyLimiter: createRateLimiter(config.rateLimit, clock),
+    failedAuthLimiter,
+    clock,
+    log,
+    settings: { waitTimeoutMs: config.waitTimeoutMs, queueTtlMs: config.queueTtlMs, offlinePolicy: config.offlinePolicy },
+  });
+  const notifyStatus = createNotifyStatusHandler({ auth, queue, failedAuthLimiter, log });
+  return { handlers: { notify, notifyStatus }, sidecar, log, close: () => sidecar.close() };
+}

@@ -1,0 +1,46 @@
+/**
+ * Every failure the HTTP API can answer, as a typed exception, and the one place that turns them (or
+ * anything unexpected) into the contract's JSON error body. No stack trace or internal path ever
+ * reaches a client: unexpected errors are logged and answered with a generic 500.
+ */
+import type { HttpResponseInit } from '@azure/functions';
+import type { Logger } from '../shared/logger.js';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export const badRequest = (field: string, message: string) => new HttpError(400, message, field);
+export const unauthorized = () => new HttpError(401, 'Invalid or missing API key');
+export const notFound = (message: string) => new HttpError(404, message);
+export const conflict = (message: string) => new HttpError(409, message);
+export const tooLarge = (message: string, field?: string) => new HttpError(413, message, field);
+export const tooManyRequests = (retryAfterSeconds: number) =>
+  new HttpError(429, 'Too many requests; retry later', undefined, { 'Retry-After': String(retryAfterSeconds) });
+export const unavailable = (message: string) => new HttpError(503, message, undefined, { 'Retry-After': '5' });
+
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return {
+    status,
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
+  };
+}
+
+export function errorResponse(error: unknown, log: Logger): HttpResponseInit {
+  if (error instanceof HttpError) {
+    const body: Record<string, string> = { status: 'error', message: error.message };
+    if (error.field !== undefined) body.field = error.field;
+    return jsonResponse(error.status, body, error.headers);
+  }
+  log.error({ err: error }, 'unexpected error while handling a request');
+  return jsonResponse(500, { status: 'error', message: 'Internal error' });
+}

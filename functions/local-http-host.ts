@@ -1,0 +1,146 @@
+/**
+ * A small stand-in for the Azure Functions host, for machines without Core Tools: it serves the
+ * same route table (routes.ts) with the same handlers, turning Node's HTTP requests into the
+ * @azure/functions HttpRequest the handlers expect. It adds no behaviour of its own beyond
+ * transport: the body is read only up to one byte past the handler's cap (the handler then answers
+ * 413), and X-Forwarded-For is set from the socket, since this host is the edge.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import azureFunctions, { type HttpResponseInit } from '@azure/functions';
+import type { Logger } from '../shared/logger.js';
+import { MAX_BODY_BYTES } from './request-body.js';
+import { ROUTE_PREFIX, type RouteDefinition } from './routes.js';
+
+interface CompiledRoute {
+  definition: RouteDefinition;
+  pattern: RegExp;
+  params: string[];
+}
+
+function compile(definition: RouteDefinition): CompiledRoute {
+  const params: string[] = [];
+  const source = definition.route
+    .split('/')
+    .map((segment) => {
+      const m = /^\{(\w+)\}$/.exec(segment);
+      if (!m) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      params.push(m[1]!);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { definition, pattern: new RegExp(`^/${ROUTE_PREFIX}/${source}/?$`, 'i'), params };
+}
+
+async function readBody(req: http.IncomingMessage, limit: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    const room = limit + 1 - size;
+    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    size += Math.min(chunk.length, room);
+    if (size > limit) return { bytes: Buffer.concat(chunks), truncated: true };
+  }
+  return { bytes: Buffer.concat(chunks), truncated: false };
+}
+
+export interface LocalHost {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export type ExtraRoute = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+
+export async function startLocalHost(options: {
+  routes: RouteDefinition[];
+  port: number;
+  host?: string;
+  log: Logger;
+  /** Non-function routes the local host also serves (e.g. the OpenAPI document); true when handled. */
+  extra?: ExtraRoute;
+}): Promise<LocalHost> {
+  const compiled = options.routes.map(compile);
+  const { HttpRequest, InvocationContext } = azureFunctions; // a CommonJS package: named imports fail under ESM
+  const { log } = options;
+
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      if (options.extra?.(req, res)) return;
+      const method = (req.method ?? 'GET').toUpperCase();
+      let match: { route: CompiledRoute; values: RegExpExecArray } | undefined;
+      let pathMatched = false;
+      for (const route of compiled) {
+        const values = route.pattern.exec(url.pathname);
+        if (!values) continue;
+        pathMatched = true;
+        if ((route.definition.methods as string[]).includes(method)) {
+          match = { route, values };
+          break;
+        }
+      }
+      if (!match) {
+        send(res, { status: pathMatched ? 405 : 404, jsonBody: { status: 'error', message: pathMatched ? 'Method not allowed' : 'Not found' } });
+        return;
+      }
+      const { bytes, truncated } = await readBody(req, MAX_BODY_BYTES);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      headers['x-forwarded-for'] = req.socket.remoteAddress ?? 'unknown';
+      delete headers['content-length']; // the handler measures the bytes it is given
+      const params: Record<string, string> = {};
+      match.route.params.forEach((name, i) => {
+        params[name] = decodeURIComponent(match!.values[i + 1]!);
+      });
+      const request = new HttpRequest({
+        method,
+        url: url.toString(),
+        headers,
+        query: Object.fromEntries(url.searchParams),
+        params,
+        ...(bytes.length > 0 ? { body: { bytes } } : {}),
+      });
+      const context = new InvocationContext({ functionName: match.route.definition.name, logHandler: () => undefined });
+      const response = await match.route.definition.handler(request, context);
+      if (truncated) res.setHeader('Connection', 'close');
+      send(res, response);
+    } catch (error) {
+      log.error({ err: error }, 'local host failed to serve a request');
+      send(res, { status: 500, jsonBody: { status: 'error', message: 'Internal error' } });
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: http.ServerResponse, response: HttpResponseInit): void {
+  if (res.headersSent) return;
+  const headers = new Headers(response.headers as ConstructorParameters<typeof Headers>[0]);
+  let body: string | Uint8Array | undefined;
+  if (response.jsonBody !== undefined) {
+    body = JSON.stringify(response.jsonBody);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json; charset=utf-8');
+  } else if (typeof response.body === 'string' || response.body instanceof Uint8Array) {
+    body = response.body;
+  }
+  res.statusCode = response.status ?? 200;
+  headers.forEach((value, name) => res.setHeader(name, value));
+  res.end(body);
+}

@@ -1,0 +1,154 @@
+/**
+ * POST /api/v1/whatsapp/notify. Order matters and follows the contract: size cap, then
+ * authentication (before any other validation), then rate limits, then the body's rules, then
+ * recipients, then the hand-off to the sidecar (or the durable queue when the sidecar is away).
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { ApiKeyRecord } from '../shared/api-keys.js';
+import type { Clock } from '../shared/clock.js';
+import type { LinkedUserStore } from '../shared/linked-users.js';
+import type { Logger } from '../shared/logger.js';
+import { NotificationExists, newNotificationId, type NotificationQueue } from '../shared/notification-queue.js';
+import { parseNotifyBody, type NotifyRequest } from '../shared/notify-request-schema.js';
+import { maskPhone } from '../shared/phone-number.js';
+import type { RateLimiter } from '../shared/rate-limiter.js';
+import type { WireNotification, WireRecipient } from '../shared/sidecar-protocol.js';
+import type { ApiKeyAuthenticator } from './api-key-auth.js';
+import { clientAddress } from './client-address.js';
+import {
+  HttpError,
+  badRequest,
+  conflict,
+  errorResponse,
+  notFound,
+  tooLarge,
+  tooManyRequests,
+  unauthorized,
+  unavailable,
+} from './http-errors.js';
+import { deferredResponse, deliveryResponse, queuedResponse } from './notify-response.js';
+import { readJsonBody } from './request-body.js';
+import type { SidecarClient } from './sidecar-client.js';
+
+export interface NotifyHandlerDeps {
+  auth: ApiKeyAuthenticator;
+  users: LinkedUserStore;
+  queue: NotificationQueue;
+  sidecar: SidecarClient;
+  keyLimiter: RateLimiter;
+  failedAuthLimiter: RateLimiter;
+  clock: Clock;
+  log: Logger;
+  settings: { waitTimeoutMs: number; queueTtlMs: number; offlinePolicy: 'queue' | 'reject' };
+}
+
+export type HttpHandlerFn = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
+  const { log, clock, settings } = deps;
+
+  const authenticate = async (request: HttpRequest, body: unknown): Promise<ApiKeyRecord> => {
+    const address = clientAddress(request);
+    const blocked = deps.failedAuthLimiter.peek(address);
+    if (!blocked.allowed) throw tooManyRequests(blocked.retryAfterSeconds);
+    const fromBody =
+      typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).apikey : undefined;
+    const key = typeof fromBody === 'string' && fromBody !== '' ? fromBody : (request.headers.get('x-api-key') ?? '');
+    const record = key === '' ? undefined : await deps.auth.authenticate(key);
+    if (!record) {
+      deps.failedAuthLimiter.hit(address);
+      throw unauthorized();
+    }
+    return record;
+  };
+
+  const resolveRecipients = async (request: NotifyRequest): Promise<WireRecipient[]> => {
+    const r = request.recipient;
+    if (r.kind === 'self') return [{ kind: 'self' }];
+    if (r.kind === 'phones') return r.phones.map((phone) => ({ kind: 'phone', phone }));
+    const user = await deps.users.find(r.username);
+    if (!user) throw notFound('Username not found or not linked to WhatsApp');
+    return [{ kind: 'phone', phone: user.phone }];
+  };
+
+  const queueDirectly = async (notification: WireNotification): Promise<void> => {
+    try {
+      await deps.queue.enqueue({
+        id: notification.id,
+        apiKeyHash: notification.apiKeyHash,
+        createdAt: new Date(notification.createdAt),
+        expiresAt: new Date(Date.parse(notification.createdAt) + settings.queueTtlMs),
+        skipped: notification.skipped,
+        waitForDelivery: notification.waitForDelivery,
+        recipients: notification.recipients,
+        content: notification.content,
+      });
+    } catch (error) {
+      if (error instanceof NotificationExists) return; // the sidecar wrote it before the link dropped
+      log.error({ err: error }, 'could not write the notification to the queue');
+      throw unavailable('Storage is unavailable; nothing was queued, retry later');
+    }
+  };
+
+  return async (request) => {
+    try {
+      const body = await readJsonBody(request);
+      if (body.kind === 'tooLarge') throw tooLarge('Request body is larger than 256 KiB', 'body');
+      const apiKey = await authenticate(request, body.kind === 'json' ? body.value : undefined);
+      const limit = deps.keyLimiter.hit(apiKey.hash);
+      if (!limit.allowed) throw tooManyRequests(limit.retryAfterSeconds);
+      if (body.kind === 'invalid') throw badRequest('body', body.message);
+
+      const parsed = parseNotifyBody(body.value);
+      if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
+      const notifyRequest = parsed.request;
+      const recipients = await resolveRecipients(notifyRequest);
+      if (notifyRequest.imagePath !== undefined) throw badRequest('image_path', 'image_path is not allowed');
+      if (notifyRequest.documentPath !== undefined) throw badRequest('document_path', 'document_path is not allowed');
+
+      const now = clock.now();
+      const notification: WireNotification = {
+        id: newNotificationId(new Date(now)),
+        apiKeyHash: apiKey.hash,
+        createdAt: new Date(now).toISOString(),
+        skipped: notifyRequest.skipped,
+        waitForDelivery: notifyRequest.waitForDelivery,
+        recipients,
+        content: { message: notifyRequest.message, caption: notifyRequest.caption },
+      };
+      const queued = recipients.length;
+      const skipped = notifyRequest.skipped;
+      const rejectIfOffline = settings.offlinePolicy === 'reject';
+
+      const result = await deps.sidecar.submit(notification, {
+        rejectIfOffline,
+        watchDelivery: notifyRequest.waitForDelivery,
+      });
+      if (result.kind === 'unreachable') {
+        log.warn({ reason: result.reason, id: notification.id }, 'sidecar unreachable');
+        if (rejectIfOffline) throw conflict('WhatsApp is offline; nothing was queued');
+        await queueDirectly(notification);
+        return deferredResponse(notification.id, queued, skipped);
+      }
+      if (result.kind === 'rejected') {
+        const r = result.rejected;
+        throw new HttpError(r.status, r.message, undefined, r.retryAfterSeconds ? { 'Retry-After': String(r.retryAfterSeconds) } : {});
+      }
+      const accepted = result.accepted;
+      log.info(
+        { id: accepted.id, queued, deferred: accepted.deferred, to: accepted.recipients.map((to) => maskPhone(to)) },
+        'notification accepted',
+      );
+      if (accepted.deferred) {
+        result.delivery.cancel();
+        return deferredResponse(accepted.id, queued, skipped);
+      }
+      if (!notifyRequest.waitForDelivery) return queuedResponse(accepted.id, queued, skipped);
+      const { reports, done } = await result.delivery.wait(settings.waitTimeoutMs);
+      result.delivery.cancel();
+      return deliveryResponse(accepted.id, accepted.recipients, reports, done, skipped);
+    } catch (error) {
+      return errorResponse(error, log);
+    }
+  };
+}

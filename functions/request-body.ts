@@ -1,0 +1,33 @@
+/**
+ * Reads a request body as JSON whatever the Content-Type says (contract), with the size cap checked
+ * before and after reading, and invalid UTF-8 refused rather than silently replaced.
+ */
+import type { HttpRequest } from '@azure/functions';
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export type BodyResult =
+  | { kind: 'json'; value: unknown }
+  | { kind: 'invalid'; message: string }
+  | { kind: 'tooLarge' };
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+export async function readJsonBody(request: HttpRequest, maxBytes = MAX_BODY_BYTES): Promise<BodyResult> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (Number.isFinite(declared) && declared > maxBytes) return { kind: 'tooLarge' };
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > maxBytes) return { kind: 'tooLarge' };
+  if (bytes.byteLength === 0) return { kind: 'invalid', message: 'body must be a JSON object' };
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { kind: 'invalid', message: 'body must be UTF-8 encoded JSON' };
+  }
+  try {
+    return { kind: 'json', value: JSON.parse(text) };
+  } catch {
+    return { kind: 'invalid', message: 'body must be valid JSON' };
+  }
+}

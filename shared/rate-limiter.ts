@@ -1,0 +1,53 @@
+/**
+ * A fixed-window counter per key (API key hash, client address). Small and allocation-light; the
+ * window resets as a whole, which is what OpenAlgo's "N per minute" means to its users.
+ */
+import type { Clock } from './clock.js';
+import type { RateLimitSpec } from './rate-limit-spec.js';
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+export interface RateLimiter {
+  /** Counts one hit for `key` and says whether it is within the limit. */
+  hit(key: string): RateDecision;
+  /** Says whether `key` is already over the limit, without counting. */
+  peek(key: string): RateDecision;
+}
+
+export function createRateLimiter(spec: RateLimitSpec, clock: Clock, maxKeys = 100_000): RateLimiter {
+  const windows = new Map<string, { start: number; count: number }>();
+
+  const current = (key: string, now: number) => {
+    let w = windows.get(key);
+    if (!w || now - w.start >= spec.windowMs) {
+      if (!w && windows.size >= maxKeys) {
+        // Bound memory under a flood of distinct keys: drop expired windows first, then the oldest.
+        for (const [k, v] of windows) if (now - v.start >= spec.windowMs) windows.delete(k);
+        if (windows.size >= maxKeys) windows.delete(windows.keys().next().value!);
+      }
+      w = { start: now, count: 0 };
+      windows.set(key, w);
+    }
+    return w;
+  };
+
+  const decide = (w: { start: number; count: number }, now: number): RateDecision =>
+    w.count <= spec.limit
+      ? { allowed: true }
+      : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((w.start + spec.windowMs - now) / 1000)) };
+
+  return {
+    hit(key) {
+      const now = clock.now();
+      const w = current(key, now);
+      w.count++;
+      return decide(w, now);
+    },
+    peek(key) {
+      const now = clock.now();
+      const w = windows.get(key);
+      if (!w || now - w.start >= spec.windowMs) return { allowed: true };
+      return w.count >= spec.limit ? decide({ ...w, count: w.count + 1 }, now) : { allowed: true };
+    },
+  };
+}
