@@ -84,12 +84,13 @@ export async function startLocalHost(options: {
         send(res, { status: pathMatched ? 405 : 404, jsonBody: { status: 'error', message: pathMatched ? 'Method not allowed' : 'Not found' } });
         return;
       }
+      const remote = req.socket.remoteAddress ?? 'unknown'; // read before the body: stopping early detaches the socket
       const { bytes, truncated } = await readBody(req, MAX_BODY_BYTES);
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
-      headers['x-forwarded-for'] = req.socket.remoteAddress ?? 'unknown';
+      headers['x-forwarded-for'] = remote;
       delete headers['content-length']; // the handler measures the bytes it is given
       const params: Record<string, string> = {};
       match.route.params.forEach((name, i) => {
