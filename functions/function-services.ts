@@ -12,6 +12,9 @@ import { parseRateLimit } from '../shared/rate-limit-spec.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
 import { createApiKeyAuthenticator } from './api-key-auth.js';
+import { createAttachmentAllowlist, type AttachmentAllowlist } from './attachment-allowlist.js';
+import { createAttachmentPreparer } from './attachment-preparer.js';
+import { createAttachmentStore } from '../shared/attachment-store.js';
 import { createNotifyHandler } from './notify-handler.js';
 import { createNotifyStatusHandler } from './notify-status-handler.js';
 import type { FunctionHandlers } from './routes.js';
@@ -41,11 +44,21 @@ export function createFunctionServices(options: { config?: Config; clock?: Clock
     log,
   });
   const failedAuthLimiter = createRateLimiter(FAILED_AUTH_LIMIT, clock);
+  // Roots are resolved (and the default one created) once, at start; a bad root fails the
+  // attachment requests with a logged configuration error rather than the whole app.
+  const allowlist: Promise<AttachmentAllowlist> = createAttachmentAllowlist({ roots: config.attachmentRoots, log });
+  allowlist.catch((error: unknown) => log.error({ err: error }, 'WHATSAPP_ATTACHMENT_ROOTS is unusable'));
+  const attachments = createAttachmentPreparer({
+    allowlist: () => allowlist,
+    store: createAttachmentStore(tables),
+    caps: { image: config.maxImageBytes, document: config.maxDocumentBytes },
+  });
   const notify = createNotifyHandler({
     auth,
     users: createLinkedUserStore(tables),
     queue,
     sidecar,
+    attachments,
     keyLimiter: createRateLimiter(config.rateLimit, clock),
     failedAuthLimiter,
     clock,

@@ -14,6 +14,9 @@ import { maskPhone } from '../shared/phone-number.js';
 import type { RateLimiter } from '../shared/rate-limiter.js';
 import type { WireNotification, WireRecipient } from '../shared/sidecar-protocol.js';
 import type { ApiKeyAuthenticator } from './api-key-auth.js';
+import type { AttachmentPreparer, PreparedContent } from './attachment-preparer.js';
+import { FRAME_DATA_BYTES } from '../shared/attachment-frames.js';
+import { fileChunks } from './file-chunks.js';
 import { clientAddress } from './client-address.js';
 import {
   HttpError,
@@ -35,6 +38,7 @@ export interface NotifyHandlerDeps {
   users: LinkedUserStore;
   queue: NotificationQueue;
   sidecar: SidecarClient;
+  attachments: AttachmentPreparer;
   keyLimiter: RateLimiter;
   failedAuthLimiter: RateLimiter;
   clock: Clock;
@@ -103,52 +107,63 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
       if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
       const notifyRequest = parsed.request;
       const recipients = await resolveRecipients(notifyRequest);
-      if (notifyRequest.imagePath !== undefined) throw badRequest('image_path', 'image_path is not allowed');
-      if (notifyRequest.documentPath !== undefined) throw badRequest('document_path', 'document_path is not allowed');
-
-      const now = clock.now();
-      const notification: WireNotification = {
-        id: newNotificationId(new Date(now)),
-        apiKeyHash: apiKey.hash,
-        createdAt: new Date(now).toISOString(),
-        skipped: notifyRequest.skipped,
-        waitForDelivery: notifyRequest.waitForDelivery,
-        recipients,
-        content: { message: notifyRequest.message, caption: notifyRequest.caption },
-      };
-      const queued = recipients.length;
-      const skipped = notifyRequest.skipped;
-      const rejectIfOffline = settings.offlinePolicy === 'reject';
-
-      const result = await deps.sidecar.submit(notification, {
-        rejectIfOffline,
-        watchDelivery: notifyRequest.waitForDelivery,
-      });
-      if (result.kind === 'unreachable') {
-        log.warn({ reason: result.reason, id: notification.id }, 'sidecar unreachable');
-        if (rejectIfOffline) throw conflict('WhatsApp is offline; nothing was queued');
-        await queueDirectly(notification);
-        return deferredResponse(notification.id, queued, skipped);
+      const prepared = await deps.attachments.prepare(notifyRequest);
+      try {
+        return await forward(notifyRequest, apiKey, recipients, prepared);
+      } finally {
+        await prepared.close();
       }
-      if (result.kind === 'rejected') {
-        const r = result.rejected;
-        throw new HttpError(r.status, r.message, undefined, r.retryAfterSeconds ? { 'Retry-After': String(r.retryAfterSeconds) } : {});
-      }
-      const accepted = result.accepted;
-      log.info(
-        { id: accepted.id, queued, deferred: accepted.deferred, to: accepted.recipients.map((to) => maskPhone(to)) },
-        'notification accepted',
-      );
-      if (accepted.deferred) {
-        result.delivery.cancel();
-        return deferredResponse(accepted.id, queued, skipped);
-      }
-      if (!notifyRequest.waitForDelivery) return queuedResponse(accepted.id, queued, skipped);
-      const { reports, done } = await result.delivery.wait(settings.waitTimeoutMs);
-      result.delivery.cancel();
-      return deliveryResponse(accepted.id, accepted.recipients, reports, done, skipped);
     } catch (error) {
       return errorResponse(error, log);
     }
   };
+
+  async function forward(notifyRequest: NotifyRequest, apiKey: ApiKeyRecord, recipients: WireRecipient[], prepared: PreparedContent): Promise<HttpResponseInit> {
+    const now = clock.now();
+    const notification: WireNotification = {
+      id: newNotificationId(new Date(now)),
+      apiKeyHash: apiKey.hash,
+      createdAt: new Date(now).toISOString(),
+      skipped: notifyRequest.skipped,
+      waitForDelivery: notifyRequest.waitForDelivery,
+      recipients,
+      content: prepared.content,
+    };
+    const queued = recipients.length;
+    const skipped = notifyRequest.skipped;
+    const rejectIfOffline = settings.offlinePolicy === 'reject';
+
+    const result = await deps.sidecar.submit(notification, {
+      rejectIfOffline,
+      watchDelivery: notifyRequest.waitForDelivery,
+      attachments: prepared.attachments.map((a) => ({ slot: a.slot, chunks: () => fileChunks(a.handle, a.size, FRAME_DATA_BYTES) })),
+    });
+    if (result.kind === 'unreachable') {
+      log.warn({ reason: result.reason, id: notification.id }, 'sidecar unreachable');
+      if (rejectIfOffline) throw conflict('WhatsApp is offline; nothing was queued');
+      await deps.attachments.persist(notification.id, prepared.attachments).catch((error: unknown) => {
+        log.error({ err: error }, 'could not store the attachments');
+        throw unavailable('Storage is unavailable; nothing was queued, retry later');
+      });
+      await queueDirectly(notification);
+      return deferredResponse(notification.id, queued, skipped);
+    }
+    if (result.kind === 'rejected') {
+      const r = result.rejected;
+      throw new HttpError(r.status, r.message, undefined, r.retryAfterSeconds ? { 'Retry-After': String(r.retryAfterSeconds) } : {});
+    }
+    const accepted = result.accepted;
+    log.info(
+      { id: accepted.id, queued, deferred: accepted.deferred, to: accepted.recipients.map((to) => maskPhone(to)) },
+      'notification accepted',
+    );
+    if (accepted.deferred) {
+      result.delivery.cancel();
+      return deferredResponse(accepted.id, queued, skipped);
+    }
+    if (!notifyRequest.waitForDelivery) return queuedResponse(accepted.id, queued, skipped);
+    const { reports, done } = await result.delivery.wait(settings.waitTimeoutMs);
+    result.delivery.cancel();
+    return deliveryResponse(accepted.id, accepted.recipients, reports, done, skipped);
+  }
 }

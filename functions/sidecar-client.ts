@@ -8,6 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import { encodeAttachmentFrame } from '../shared/attachment-frames.js';
+import type { AttachmentSlot } from '../shared/attachment-store.js';
 import type { Logger } from '../shared/logger.js';
 import {
   PROTOCOL_VERSION,
@@ -34,8 +36,17 @@ export interface DeliveryWatch {
   cancel(): void;
 }
 
+/** Attachment bytes to stream after the `send` frame (attachment-frames.ts). */
+export interface AttachmentUpload {
+  slot: AttachmentSlot;
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
 export interface SidecarClient {
-  submit(notification: WireNotification, options: { rejectIfOffline: boolean; watchDelivery: boolean }): Promise<SubmitResult>;
+  submit(
+    notification: WireNotification,
+    options: { rejectIfOffline: boolean; watchDelivery: boolean; attachments?: AttachmentUpload[] },
+  ): Promise<SubmitResult>;
   close(): Promise<void>;
 }
 
@@ -153,6 +164,30 @@ export function createSidecarClient(deps: {
 
   const write = (ws: WebSocket, message: ClientMessage) => ws.send(JSON.stringify(message));
 
+  // At most a few frames queued in the socket at once, so a 100 MiB document streams through a
+  // small window instead of being buffered whole.
+  const MAX_FRAMES_IN_FLIGHT = 8;
+  const streamAttachments = async (ws: WebSocket, requestId: string, uploads: AttachmentUpload[]) => {
+    const inFlight = new Set<Promise<void>>();
+    const sendFrame = (frame: Buffer) => {
+      const sent = new Promise<void>((resolve, reject) => ws.send(frame, (error) => (error ? reject(error) : resolve())));
+      const tracked = sent.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      return tracked;
+    };
+    for (const upload of uploads) {
+      let previous: Uint8Array | undefined;
+      for await (const chunk of upload.chunks()) {
+        if (previous) void sendFrame(encodeAttachmentFrame({ requestId, slot: upload.slot, last: false, data: previous })).catch(() => undefined);
+        previous = chunk;
+        if (inFlight.size >= MAX_FRAMES_IN_FLIGHT) await Promise.race(inFlight);
+        if (ws.readyState !== WebSocket.OPEN) return;
+      }
+      void sendFrame(encodeAttachmentFrame({ requestId, slot: upload.slot, last: true, data: previous ?? new Uint8Array() })).catch(() => undefined);
+    }
+    await Promise.allSettled(inFlight);
+  };
+
   const makeWatch = (ex: Exchange): DeliveryWatch => ({
     async wait(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
@@ -185,12 +220,17 @@ export function createSidecarClient(deps: {
       const ex: Exchange = { requestId, id: notification.id, reports: new Map(), done: false, watching: options.watchDelivery };
       exchanges.set(requestId, ex);
       const answer = await new Promise<Accepted | Rejected | 'lost' | 'timeout'>((resolve) => {
-        const timer = setTimeout(() => resolve('timeout'), acceptTimeoutMs);
+        // The sidecar answers once the bytes are stored too: allow time for them (2 MiB/s at worst).
+        const bytes = [notification.content.image, notification.content.document].reduce((n, a) => n + (a?.byteLength ?? 0), 0);
+        const timer = setTimeout(() => resolve('timeout'), acceptTimeoutMs + bytes / 2_000);
         ex.onAccepted = (m) => {
           clearTimeout(timer);
           resolve(m);
         };
         write(ws, { v: PROTOCOL_VERSION, type: 'send', requestId, notification, rejectIfOffline: options.rejectIfOffline });
+        if (options.attachments?.length) {
+          streamAttachments(ws, requestId, options.attachments).catch((error: unknown) => log.warn({ err: error }, 'attachment upload to the sidecar failed'));
+        }
       });
       if (answer === 'lost' || answer === 'timeout') {
         exchanges.delete(requestId);

@@ -77,6 +77,8 @@ const envSchema = z.object({
   WHATSAPP_SEND_INTERVAL_MS: duration(1_000),
   WHATSAPP_QUEUE_TTL: duration(24 * 3_600_000),
   WHATSAPP_OFFLINE_POLICY: z.enum(['queue', 'reject']).default('queue'),
+  WHATSAPP_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  WHATSAPP_MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(100 * 1024 * 1024),
   WHATSAPP_WS_URL: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -98,6 +100,8 @@ export interface Config {
   sendIntervalMs: number;
   queueTtlMs: number;
   offlinePolicy: 'queue' | 'reject';
+  maxImageBytes: number;
+  maxDocumentBytes: number;
   whatsappWsUrl: string | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
@@ -137,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendIntervalMs: e.WHATSAPP_SEND_INTERVAL_MS,
     queueTtlMs: e.WHATSAPP_QUEUE_TTL,
     offlinePolicy: e.WHATSAPP_OFFLINE_POLICY,
+    maxImageBytes: e.WHATSAPP_MAX_IMAGE_BYTES,
+    maxDocumentBytes: e.WHATSAPP_MAX_DOCUMENT_BYTES,
     whatsappWsUrl: e.WHATSAPP_WS_URL,
     logLevel: e.LOG_LEVEL,
   };

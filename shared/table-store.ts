@@ -11,6 +11,7 @@ export const TABLE_NAMES = {
   session: 'WhatsappSession',
   idempotency: 'WhatsappIdempotency',
   rateLimits: 'WhatsappRateLimits',
+  attachments: 'WhatsappAttachments',
 } as const;
 
 export type TableName = keyof typeof TABLE_NAMES;

@@ -46,6 +46,8 @@ export interface DeliveryWorkerDeps {
   leaseMs?: number;
   pollMs?: number;
   random?: () => number;
+  /** Where attachment bytes live; removed once every recipient of a notification is finished. */
+  attachments?: { remove(notificationId: string): Promise<void> };
   /** Optional gate (global send budget): resolves when one more send may go out. */
   beforeSend?: () => Promise<void>;
 }
@@ -168,6 +170,17 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       const delay = backoffDelayMs(claimed.attempts - 1, random, 2_000, 300_000);
       await queue.update(claimed, { ...base, state: 'queued', error: outcome.error, nextAttemptAt: clock.now() + delay });
       log.info({ id: n.id, to: maskPhone(to), error: outcome.error, retryInMs: delay }, 'will retry');
+      return;
+    }
+    await releaseAttachmentsIfFinished(n).catch((e: unknown) => log.warn({ err: e }, 'could not remove finished attachments'));
+  };
+
+  const releaseAttachmentsIfFinished = async (n: QueuedNotification) => {
+    if (!deps.attachments || (!n.content.image && !n.content.document)) return;
+    const fresh = await queue.get(n.id);
+    if (fresh && fresh.recipients.every((r) => r.state !== 'queued' && r.state !== 'sending')) {
+      await deps.attachments.remove(n.id);
+      notifications.delete(n.id);
     }
   };
 

@@ -22,6 +22,9 @@ import {
   type ClientMessage,
   type ServerMessage,
 } from '../shared/sidecar-protocol.js';
+import { decodeAttachmentFrame } from '../shared/attachment-frames.js';
+import type { AttachmentSlot, AttachmentStore } from '../shared/attachment-store.js';
+import { createAttachmentReceiver, type AttachmentReceiver } from './attachment-receiver.js';
 import type { DeliveryReport, DeliveryWorker } from './delivery-worker.js';
 import type { WhatsAppSession } from './whatsapp-session.js';
 
@@ -41,6 +44,8 @@ export interface NotifySocketServerDeps {
   clock: Clock;
   log: Logger;
   queueTtlMs: number;
+  attachments: AttachmentStore;
+  caps: { image: number; document: number };
   maxInFlight?: number;
   idleTimeoutMs?: number;
   maxFrameBytes?: number;
@@ -92,14 +97,32 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
   };
   const offReport = worker.onReport(deliverReport);
 
-  const handleSend = async (ws: WebSocket, m: Extract<ClientMessage, { type: 'send' }>) => {
+  const handleSend = async (ws: WebSocket, receiver: AttachmentReceiver, m: Extract<ClientMessage, { type: 'send' }>) => {
     const n = m.notification;
-    const reject = (status: 409 | 429 | 503 | 400, message: string, retryAfterSeconds?: number) =>
+    // Registered before the first await: the attachment frames follow this frame immediately.
+    const declared: Partial<Record<AttachmentSlot, number>> = {};
+    if (n.content.image) declared.image = n.content.image.byteLength;
+    if (n.content.document) declared.document = n.content.document.byteLength;
+    const totalBytes = (declared.image ?? 0) + (declared.document ?? 0);
+    const upload = Object.keys(declared).length > 0 ? receiver.expect(m.requestId, n.id, declared, 30_000 + totalBytes / 2_000) : undefined;
+    const reject = (status: 409 | 413 | 429 | 503 | 400, message: string, retryAfterSeconds?: number) => {
+      upload?.discard();
       write(ws, { v: PROTOCOL_VERSION, type: 'rejected', requestId: m.requestId, status, message, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) });
+    };
+    if ((declared.image ?? 0) > deps.caps.image) return reject(413, 'image_path is larger than the configured limit');
+    if ((declared.document ?? 0) > deps.caps.document) return reject(413, 'document_path is larger than the configured limit');
     const limit = deps.keyLimiter.hit(n.apiKeyHash);
     if (!limit.allowed) return reject(429, 'Too many requests; retry later', limit.retryAfterSeconds);
     const open = session.isOpen();
     if (!open && m.rejectIfOffline) return reject(409, 'WhatsApp is offline; nothing was queued');
+    if (upload) {
+      try {
+        await upload.done;
+      } catch (error) {
+        log.warn({ err: (error as Error).message, id: n.id }, 'attachment upload failed');
+        return reject(503, 'Attachment upload failed; nothing was queued, retry later');
+      }
+    }
     const createdAt = new Date(n.createdAt);
     try {
       await queue.enqueue({
@@ -143,6 +166,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
 
   wss.on('connection', (ws: WebSocket) => {
     let inFlight = 0;
+    const receiver = createAttachmentReceiver(deps.attachments);
     let idleTimer = setTimeout(() => ws.close(CLOSE_CODES.idle, 'idle'), idleTimeoutMs);
     const touch = () => {
       clearTimeout(idleTimer);
@@ -152,7 +176,12 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     const pinger = setInterval(() => ws.ping(), Math.max(1_000, idleTimeoutMs / 3));
     ws.on('message', (data, isBinary) => {
       touch();
-      if (isBinary) return; // attachment frames are handled by the attachment receiver
+      if (isBinary) {
+        const frame = decodeAttachmentFrame(data as Buffer);
+        if (frame) receiver.onFrame(frame);
+        else ws.close(CLOSE_CODES.protocolError, 'unreadable attachment frame');
+        return;
+      }
       const parsed = parseClientMessage(data.toString());
       if (!parsed.ok) {
         log.warn({ error: parsed.error }, 'dropped an unreadable frame from a function');
@@ -165,7 +194,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
       }
       inFlight++;
       const m = parsed.message;
-      const work = m.type === 'send' ? handleSend(ws, m) : handleWatch(ws, m);
+      const work = m.type === 'send' ? handleSend(ws, receiver, m) : handleWatch(ws, m);
       work
         .catch((error: unknown) => log.error({ err: error }, 'failed to handle a frame'))
         .finally(() => {
@@ -173,6 +202,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
         });
     });
     ws.on('close', () => {
+      receiver.abortAll('connection closed');
       clearTimeout(idleTimer);
       clearInterval(pinger);
       for (const [id, set] of watchers) {

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { createNotificationQueue, newNotificationId } from '../shared/notification-queue.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
+import { createAttachmentStore } from '../shared/attachment-store.js';
 import { createAdminApi } from './admin-api.js';
 import { isBearerAuthorized, refuseAdmin } from './admin-bearer-auth.js';
 import { createDeliveryWorker } from './delivery-worker.js';
@@ -52,10 +53,12 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     printQr: options.printQr,
   });
   const queue = createNotificationQueue(tables);
+  const attachments = createAttachmentStore(tables);
   const worker = createDeliveryWorker({
     queue,
     session,
-    content: createPartContentBuilder(),
+    content: createPartContentBuilder({ open: async (id, slot) => attachments.open(id, slot) }),
+    attachments,
     clock,
     log,
     owner: `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
@@ -70,6 +73,8 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     clock,
     log,
     queueTtlMs: config.queueTtlMs,
+    attachments,
+    caps: { image: config.maxImageBytes, document: config.maxDocumentBytes },
   });
   const apiKeys = config.apiKeyPepper ? createApiKeyStore(tables, config.apiKeyPepper) : undefined;
   const adminApi = createAdminApi({
