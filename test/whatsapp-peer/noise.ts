@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { aesDecryptGCM, aesEncryptGCM, Curve, hkdf, NOISE_MODE, NOISE_WA_HEADER } from '@whiskeysockets/baileys';
 
 export interface KeyPair {
-  private: Buffer;
-  public: Buffer;
+  private: Uint8Array;
+  public: Uint8Array;
 }
 
 const sha256 = (data: Uint8Array): Buffer => createHash('sha256').update(data).digest();
