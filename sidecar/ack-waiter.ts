@@ -9,6 +9,8 @@ export interface AckWaiter {
   /** Call before relaying the message, so an ack that comes back fast is not missed. */
   expect(messageId: string, timeoutMs: number): Promise<AckOutcome>;
   acked(messageId: string, errorCode?: string): void;
+  /** Forgets a wait whose message never went out. */
+  cancel(messageId: string): void;
   /** Fails every pending wait (the socket closed: their acks will never come on it). */
   failAll(error: string): void;
   pending(): number;
@@ -32,6 +34,9 @@ export function createAckWaiter(): AckWaiter {
     },
     acked(messageId, errorCode) {
       settle(messageId, errorCode ? { ok: false, error: `WhatsApp refused the message (error ${errorCode})`, code: errorCode } : { ok: true });
+    },
+    cancel(messageId) {
+      settle(messageId, { ok: false, error: 'not sent' });
     },
     failAll(error) {
       for (const id of [...waiting.keys()]) settle(id, { ok: false, error });

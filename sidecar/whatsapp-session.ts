@@ -6,7 +6,6 @@
 import { EventEmitter } from 'node:events';
 import {
   Browsers,
-  DisconnectReason,
   fetchLatestWaWebVersion,
   generateMessageIDV2,
   jidNormalizedUser,
@@ -197,7 +196,9 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     });
     s.ev.on('messages.update', (updates) => {
       for (const { key, update } of updates) {
-        if (!key.fromMe || !key.id || typeof update.status !== 'number') continue;
+        // Not filtered on fromMe: receipts for messages to the own number arrive with fromMe false.
+        // Unknown ids are ignored downstream (only ids we sent are tracked).
+        if (!key.id || typeof update.status !== 'number') continue;
         if (update.status === WHATSAPP_STATUS.DELIVERY_ACK) events.emit('receipt', key.id, 'delivered');
         else if (update.status >= WHATSAPP_STATUS.READ) events.emit('receipt', key.id, 'read');
       }
@@ -295,7 +296,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
         const sent = await s.sendMessage(jid, content, { messageId });
         if (sent?.message) deps.sentMessages.remember(messageId, sent.message);
       } catch (error) {
-        acks.acked(messageId, undefined); // settle the wait; the send itself failed
+        acks.cancel(messageId);
         return { ok: false, error: `send failed: ${(error as Error).message}` };
       }
       return ack;
@@ -333,4 +334,3 @@ async function defaultFetchVersion(): Promise<WAVersion | undefined> {
   return result.version;
 }
 
-export { DisconnectReason };
