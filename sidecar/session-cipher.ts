@@ -3,18 +3,22 @@
  * WHATSAPP_SESSION_SECRET. Whoever reads the table without the secret learns nothing usable;
  * a wrong secret fails loudly instead of yielding garbage.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 const VERSION = 1;
 
 export interface SessionCipher {
+  /** An opaque, stable row key for a key id: ids name contacts (JIDs), which must not show in storage. */
+  rowKey(id: string): string;
   encrypt(plain: Uint8Array, context: string): Uint8Array;
   decrypt(sealed: Uint8Array, context: string): Uint8Array;
 }
 
 export function createSessionCipher(secret: string): SessionCipher {
   const key = Buffer.from(hkdfSync('sha256', secret, 'wa-notify/session', 'aes-256-gcm/v1', 32));
+  const naming = Buffer.from(hkdfSync('sha256', secret, 'wa-notify/session', 'row-keys/v1', 32));
   return {
+    rowKey: (id) => createHmac('sha256', naming).update(id).digest('hex'),
     encrypt(plain, context) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);

@@ -1,13 +1,14 @@
 /**
  * Baileys' auth state (creds and Signal keys) kept in the `WhatsappSession` table instead of files,
  * so the host is disposable: a restart or a redeploy keeps the pairing. Values are serialised with
- * Baileys' BufferJSON, encrypted (session-cipher.ts), and chunked past 64 KiB. One `keys.set` call is
+ * Baileys' BufferJSON, encrypted (session-cipher.ts), and chunked past 64 KiB; row keys are keyed
+ * hashes of the key ids, since those ids name the contacts. One `keys.set` call is
  * written as entity-group transactions (one partition), not a round trip per key.
  */
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type AuthenticationState, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import type { TransactionAction } from '@azure/data-tables';
 import { fromChunkProperties, toChunkProperties } from '../shared/chunked-binary.js';
-import { encodeKey, getEntityOrUndefined, type TableStore } from '../shared/table-store.js';
+import { getEntityOrUndefined, type TableStore } from '../shared/table-store.js';
 import type { SessionCipher } from './session-cipher.js';
 
 const CREDS_PK = 'creds';
@@ -48,7 +49,7 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
         const data: { [id: string]: SignalDataTypeMap[T] } = {};
         await Promise.all(
           ids.map(async (id) => {
-            let value = await read(KEYS_PK, encodeKey(`${type}~${id}`));
+            let value = await read(KEYS_PK, cipher.rowKey(`${type}~${id}`));
             if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
             if (value !== undefined) data[id] = value as SignalDataTypeMap[T];
           }),
@@ -59,7 +60,7 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
         const actions: TransactionAction[] = [];
         for (const type of Object.keys(data) as (keyof SignalDataTypeMap)[]) {
           for (const [id, value] of Object.entries(data[type] ?? {})) {
-            const rowKey = encodeKey(`${type}~${id}`);
+            const rowKey = cipher.rowKey(`${type}~${id}`);
             actions.push(
               value
                 ? ['upsert', { partitionKey: KEYS_PK, rowKey, ...sealed(KEYS_PK, rowKey, value) }, 'Replace']
