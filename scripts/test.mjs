@@ -1,16 +1,36 @@
-// `npm test`: compile (tests start the compiled sidecar as a child process), then run jest in ESM
-// mode (Baileys, used by the loopback WhatsApp peer in test/, is ESM-only). Extra args go to jest.
+// `npm test` — the one test command, also what .ci/run calls. On a fresh clone it installs what the
+// tests need (npm packages; Debian's chromium for the admin-page browser tests), compiles (tests
+// start the compiled sidecar as a child process), then runs jest in ESM mode (Baileys, used by the
+// loopback WhatsApp peer in test/, is ESM-only). Extra arguments go to jest.
+import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const run = (args, env = process.env) => {
-  const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
+const run = (command, args, env = process.env) => {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) process.exit(result.status ?? 1);
 };
-run([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+
+if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) run('npm', ['ci', '--no-audit', '--no-fund']);
+
+const CHROMIUM = '/usr/bin/chromium';
+if (!existsSync(CHROMIUM)) {
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    console.log('[test] installing Debian chromium for the browser tests');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update', '-qq'], env);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], env);
+  } else {
+    console.error(`[test] ${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
+    process.exit(1);
+  }
+}
+
+run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
 run(
+  process.execPath,
   ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...process.argv.slice(2)],
   { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules'].filter(Boolean).join(' ') },
 );
