@@ -2,7 +2,7 @@
 // tests need (npm packages; Debian's chromium for the admin-page browser tests), compiles (tests
 // start the compiled sidecar as a child process), then runs jest in ESM mode (Baileys, used by the
 // loopback WhatsApp peer in test/, is ESM-only). Extra arguments go to jest.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +29,22 @@ if (!existsSync(CHROMIUM)) {
 }
 
 run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
-run(
+const resultsFile = path.join(root, 'test-output', 'jest-results.json');
+const jest = spawnSync(
   process.execPath,
-  ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...process.argv.slice(2)],
-  { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules'].filter(Boolean).join(' ') },
+  [
+    '--experimental-vm-modules',
+    '--no-warnings=ExperimentalWarning',
+    path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'),
+    '--json',
+    `--outputFile=${resultsFile}`,
+    ...process.argv.slice(2),
+  ],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules'].filter(Boolean).join(' ') } },
 );
+// A plain closing line that any CI reader understands.
+if (existsSync(resultsFile)) {
+  const r = JSON.parse(readFileSync(resultsFile, 'utf8'));
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+}
+process.exit(jest.status ?? 1);
