@@ -12,6 +12,7 @@ import { parseRateLimit } from '../shared/rate-limit-spec.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
 import { createApiKeyAuthenticator } from './api-key-auth.js';
+import { createRequestAuthenticator } from './request-auth.js';
 import { createAttachmentAllowlist, type AttachmentAllowlist } from './attachment-allowlist.js';
 import { createAttachmentPreparer } from './attachment-preparer.js';
 import { createAttachmentStore } from '../shared/attachment-store.js';
@@ -53,18 +54,18 @@ export function createFunctionServices(options: { config?: Config; clock?: Clock
     store: createAttachmentStore(tables),
     caps: { image: config.maxImageBytes, document: config.maxDocumentBytes },
   });
+  const authenticate = createRequestAuthenticator({ auth, failedAuthLimiter });
   const notify = createNotifyHandler({
-    auth,
+    authenticate,
     users: createLinkedUserStore(tables),
     queue,
     sidecar,
     attachments,
     keyLimiter: createRateLimiter(config.rateLimit, clock),
-    failedAuthLimiter,
     clock,
     log,
     settings: { waitTimeoutMs: config.waitTimeoutMs, queueTtlMs: config.queueTtlMs, offlinePolicy: config.offlinePolicy },
   });
-  const notifyStatus = createNotifyStatusHandler({ auth, queue, failedAuthLimiter, log });
+  const notifyStatus = createNotifyStatusHandler({ authenticate, queue, log });
   return { handlers: { notify, notifyStatus }, sidecar, log, close: () => sidecar.close() };
 }

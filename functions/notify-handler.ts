@@ -13,11 +13,10 @@ import { parseNotifyBody, type NotifyRequest } from '../shared/notify-request-sc
 import { maskPhone } from '../shared/phone-number.js';
 import type { RateLimiter } from '../shared/rate-limiter.js';
 import type { WireNotification, WireRecipient } from '../shared/sidecar-protocol.js';
-import type { ApiKeyAuthenticator } from './api-key-auth.js';
+import type { RequestAuthenticator } from './request-auth.js';
 import type { AttachmentPreparer, PreparedContent } from './attachment-preparer.js';
 import { FRAME_DATA_BYTES } from '../shared/attachment-frames.js';
 import { fileChunks } from './file-chunks.js';
-import { clientAddress } from './client-address.js';
 import {
   HttpError,
   badRequest,
@@ -26,7 +25,6 @@ import {
   notFound,
   tooLarge,
   tooManyRequests,
-  unauthorized,
   unavailable,
 } from './http-errors.js';
 import { deferredResponse, deliveryResponse, queuedResponse } from './notify-response.js';
@@ -34,13 +32,12 @@ import { readJsonBody } from './request-body.js';
 import type { SidecarClient } from './sidecar-client.js';
 
 export interface NotifyHandlerDeps {
-  auth: ApiKeyAuthenticator;
+  authenticate: RequestAuthenticator;
   users: LinkedUserStore;
   queue: NotificationQueue;
   sidecar: SidecarClient;
   attachments: AttachmentPreparer;
   keyLimiter: RateLimiter;
-  failedAuthLimiter: RateLimiter;
   clock: Clock;
   log: Logger;
   settings: { waitTimeoutMs: number; queueTtlMs: number; offlinePolicy: 'queue' | 'reject' };
@@ -51,19 +48,9 @@ export type HttpHandlerFn = (request: HttpRequest, context: InvocationContext) =
 export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
   const { log, clock, settings } = deps;
 
-  const authenticate = async (request: HttpRequest, body: unknown): Promise<ApiKeyRecord> => {
-    const address = clientAddress(request);
-    const blocked = deps.failedAuthLimiter.peek(address);
-    if (!blocked.allowed) throw tooManyRequests(blocked.retryAfterSeconds);
-    const fromBody =
-      typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).apikey : undefined;
-    const key = typeof fromBody === 'string' && fromBody !== '' ? fromBody : (request.headers.get('x-api-key') ?? '');
-    const record = key === '' ? undefined : await deps.auth.authenticate(key);
-    if (!record) {
-      deps.failedAuthLimiter.hit(address);
-      throw unauthorized();
-    }
-    return record;
+  const authenticate = (request: HttpRequest, body: unknown): Promise<ApiKeyRecord> => {
+    const fromBody = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).apikey : undefined;
+    return deps.authenticate(request, typeof fromBody === 'string' ? fromBody : undefined);
   };
 
   const resolveRecipients = async (request: NotifyRequest): Promise<WireRecipient[]> => {
