@@ -113,14 +113,13 @@ const statusOf = (c: Client): number | undefined => {
 let peer: WhatsAppPeer;
 
 beforeAll(async () => {
-  const t0 = Date.now();
+  // How fast the peer starts is a benchmark figure (npm run bench), not a timed assertion here.
   peer = await startWhatsAppPeer({
     log: process.env.PEER_TEST_LOG ? console.log : undefined,
     // avoid Baileys' uncleared 30 s pre-key-upload timer in this process (see index.ts);
     // the child-process test below exercises the real 812-key upload
     claimPreKeysOnServer: 50,
   });
-  expect(Date.now() - t0).toBeLessThan(1000);
   peer.trustInProcess();
 });
 
