@@ -128,6 +128,10 @@ export interface NotificationQueue {
   update(row: RecipientRow, patch: RecipientPatch): Promise<RecipientRow | undefined>;
   /** Re-reads one recipient row. */
   recipient(notificationId: string, index: number): Promise<RecipientRow | undefined>;
+  /** Recipients of notifications created since `since`, most recently updated first (admin page). */
+  recent(since: Date, limit: number): Promise<RecipientRow[]>;
+  /** Moves a notification's expiry (admin retry of an expired one); false when it does not exist. */
+  extendExpiry(id: string, expiresAt: Date): Promise<boolean>;
 }
 
 function toRow(e: RecipientEntity & { etag: string }): RecipientRow {
@@ -342,6 +346,25 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
         return toRow(e as RecipientEntity & { etag: string });
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+        throw error;
+      }
+    },
+
+    async recent(since, limit) {
+      await tables.ensureTables();
+      // Partitions are creation minutes, so this is a range scan; bounded, then newest first.
+      const rows = await readRecipients(odata`PartitionKey ge ${partitionOf(newNotificationId(since))} and kind eq 'recipient'`, 5_000);
+      return rows.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, limit);
+    },
+
+    async extendExpiry(id, expiresAt) {
+      if (!isNotificationId(id)) return false;
+      await tables.ensureTables();
+      try {
+        await client().updateEntity({ partitionKey: partitionOf(id), rowKey: id, expiresAt: expiresAt.toISOString() }, 'Merge');
+        return true;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return false;
         throw error;
       }
     },

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ApiKeyNameTaken, type ApiKeyStore } from '../shared/api-keys.js';
 import type { LinkedUserStore } from '../shared/linked-users.js';
 import type { Logger } from '../shared/logger.js';
-import type { NotificationQueue } from '../shared/notification-queue.js';
+import type { NotificationQueue, RecipientPatch, RecipientRow } from '../shared/notification-queue.js';
 import { normalisePhone } from '../shared/phone-number.js';
 import { RequestBodyError, readJson, sendJson } from './json-http.js';
 import type { WhatsAppSession } from './whatsapp-session.js';
@@ -28,6 +28,8 @@ export interface AdminApiDeps {
   log: Logger;
   /** Sends a test message to the paired number; returns the notification id. */
   sendTestMessage: () => Promise<string>;
+  /** How long a retried notification may stay queued again (WHATSAPP_QUEUE_TTL); default 24 h. */
+  queueTtlMs?: number;
 }
 
 const pairBody = z.object({ phone: z.union([z.string(), z.number()]).optional() });
@@ -40,6 +42,25 @@ export function createAdminApi(deps: AdminApiDeps) {
   const { session } = deps;
 
   const fieldError = (res: ServerResponse, field: string, message: string) => sendJson(res, 400, { status: 'error', field, message });
+  const recipientView = (r: RecipientRow) => ({ id: r.notificationId, index: r.index, to: r.to, state: r.state, attempts: r.attempts, error: r.error, updated_at: r.updatedAt });
+
+  /** Applies `patch` to each recipient of notification `id` that `pick` selects; ETag races re-read the row (bounded). */
+  const patchRecipients = async (id: string, pick: (r: RecipientRow) => boolean, patch: () => RecipientPatch) => {
+    const n = await deps.queue.get(id);
+    if (!n) return undefined;
+    let changed = 0;
+    for (const first of n.recipients) {
+      let row: RecipientRow | undefined = first;
+      for (let attempt = 0; row && pick(row) && attempt < 3; attempt++) {
+        if (await deps.queue.update(row, patch())) {
+          changed++;
+          break;
+        }
+        row = await deps.queue.recipient(id, first.index);
+      }
+    }
+    return changed;
+  };
 
   const routes: Record<string, Handler> = {
     'GET status': async (_req, res) => sendJson(res, 200, session.status()),
@@ -102,8 +123,27 @@ export function createAdminApi(deps: AdminApiDeps) {
       sendJson(res, 200, {
         depth: rows.length,
         oldest_age_seconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : 0,
-        recipients: rows.slice(0, 100).map((r) => ({ id: r.notificationId, index: r.index, to: r.to, state: r.state, attempts: r.attempts, error: r.error, updated_at: r.updatedAt })),
+        recipients: rows.slice(0, 100).map(recipientView),
+        recent: (await deps.queue.recent(new Date(Date.now() - 24 * 3_600_000), 50)).map(recipientView),
       });
+    },
+    'POST queue/*/retry': async (_req, res, id) => {
+      // Failed or expired recipients go back to the queue, due now; an expired notification gets a new expiry.
+      const retryable = (r: RecipientRow) => r.state === 'failed' || r.state === 'expired';
+      const n = id ? await deps.queue.get(id) : undefined;
+      if (!id || !n) return sendJson(res, 404, { status: 'error', message: 'Notification not found' });
+      if (n.recipients.some((r) => r.state === 'expired') || Date.parse(n.expiresAt) <= Date.now()) {
+        await deps.queue.extendExpiry(id, new Date(Date.now() + (deps.queueTtlMs ?? 24 * 3_600_000)));
+      }
+      const retried = await patchRecipients(id, retryable, () => ({ state: 'queued', nextAttemptAt: Date.now(), error: undefined, leaseOwner: undefined, leaseUntil: undefined }));
+      if (retried) deps.worker.kick();
+      sendJson(res, 200, { status: 'success', id, retried: retried ?? 0 });
+    },
+    'POST queue/*/cancel': async (_req, res, id) => {
+      const unfinished = (r: RecipientRow) => r.state === 'queued' || r.state === 'sending';
+      const cancelled = id ? await patchRecipients(id, unfinished, () => ({ state: 'failed', error: 'cancelled by admin', leaseOwner: undefined, leaseUntil: undefined })) : undefined;
+      if (cancelled === undefined) return sendJson(res, 404, { status: 'error', message: 'Notification not found' });
+      sendJson(res, 200, { status: 'success', id, cancelled });
     },
   };
 
@@ -113,7 +153,8 @@ export function createAdminApi(deps: AdminApiDeps) {
     if (!url.pathname.startsWith(ADMIN_API_PREFIX)) return false;
     const [name, param, ...rest] = url.pathname.slice(ADMIN_API_PREFIX.length).split('/');
     const method = (req.method ?? 'GET').toUpperCase();
-    const handler = rest.length === 0 ? routes[`${method} ${name}`] : undefined;
+    // `name/param` or `name/param/action` (routes keyed `METHOD name/*/action`).
+    const handler = rest.length === 0 ? routes[`${method} ${name}`] : rest.length === 1 && param ? routes[`${method} ${name}/*/${rest[0]}`] : undefined;
     if (!handler) {
       sendJson(res, 404, { status: 'error', message: 'Not found' });
       return true;
