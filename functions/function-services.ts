@@ -16,6 +16,7 @@ import { createRequestAuthenticator } from './request-auth.js';
 import { createAttachmentAllowlist, type AttachmentAllowlist } from './attachment-allowlist.js';
 import { createAttachmentPreparer } from './attachment-preparer.js';
 import { createAttachmentStore } from '../shared/attachment-store.js';
+import { createIdempotencyStore } from './idempotency.js';
 import { createNotifyHandler } from './notify-handler.js';
 import { createNotifyStatusHandler } from './notify-status-handler.js';
 import type { FunctionHandlers } from './routes.js';
@@ -65,6 +66,8 @@ export function createFunctionServices(options: { config?: Config; clock?: Clock
     clock,
     log,
     settings: { waitTimeoutMs: config.waitTimeoutMs, queueTtlMs: config.queueTtlMs, offlinePolicy: config.offlinePolicy },
+    // A claim unanswered for longer than any request can take belongs to an instance that died.
+    idempotency: createIdempotencyStore({ tables, clock, log, staleAfterMs: config.waitTimeoutMs + 60_000 }),
   });
   const notifyStatus = createNotifyStatusHandler({ authenticate, queue, log });
   return { handlers: { notify, notifyStatus }, sidecar, log, close: () => sidecar.close() };

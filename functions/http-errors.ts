@@ -35,11 +35,29 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
   };
 }
 
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'REQUEST_SEND_ERROR']);
+
+/**
+ * Table storage unreachable or failing on its side (Azure SDK `RestError` without a status, 5xx or
+ * 408, or a socket error): the request may be retried, so it is a 503, not a 500.
+ */
+export function isStorageUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { name?: unknown; code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'string' && NETWORK_ERROR_CODES.has(e.code)) return true;
+  if (e.name !== 'RestError') return false;
+  return typeof e.statusCode !== 'number' || e.statusCode >= 500 || e.statusCode === 408;
+}
+
 export function errorResponse(error: unknown, log: Logger): HttpResponseInit {
   if (error instanceof HttpError) {
     const body: Record<string, string> = { status: 'error', message: error.message };
     if (error.field !== undefined) body.field = error.field;
     return jsonResponse(error.status, body, error.headers);
+  }
+  if (isStorageUnavailable(error)) {
+    log.warn({ err: (error as Error).message }, 'storage is unavailable');
+    return jsonResponse(503, { status: 'error', message: 'Storage is unavailable; retry later' }, { 'Retry-After': '5' });
   }
   log.error({ err: error }, 'unexpected error while handling a request');
   return jsonResponse(500, { status: 'error', message: 'Internal error' });

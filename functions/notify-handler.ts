@@ -30,6 +30,7 @@ import {
 import { deferredResponse, deliveryResponse, queuedResponse } from './notify-response.js';
 import { readJsonBody } from './request-body.js';
 import type { SidecarClient } from './sidecar-client.js';
+import type { IdempotencyClaim, IdempotencyStore } from './idempotency.js';
 
 export interface NotifyHandlerDeps {
   authenticate: RequestAuthenticator;
@@ -41,6 +42,8 @@ export interface NotifyHandlerDeps {
   clock: Clock;
   log: Logger;
   settings: { waitTimeoutMs: number; queueTtlMs: number; offlinePolicy: 'queue' | 'reject' };
+  /** Idempotency-Key support; without it the header and field are accepted and ignored. */
+  idempotency?: IdempotencyStore;
 }
 
 export type HttpHandlerFn = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -51,6 +54,16 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
   const authenticate = (request: HttpRequest, body: unknown): Promise<ApiKeyRecord> => {
     const fromBody = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).apikey : undefined;
     return deps.authenticate(request, typeof fromBody === 'string' ? fromBody : undefined);
+  };
+
+  /** The `Idempotency-Key` header or the `idempotency_key` field (both: they must agree). */
+  const idempotencyKeyOf = (request: HttpRequest, body: NotifyRequest): string | undefined => {
+    const header = request.headers.get('idempotency-key') ?? undefined;
+    if (header !== undefined && (header.length < 1 || header.length > 128)) throw badRequest('Idempotency-Key', 'must be 1 to 128 characters');
+    if (header !== undefined && body.idempotencyKey !== undefined && header !== body.idempotencyKey) {
+      throw badRequest('idempotency_key', 'differs from the Idempotency-Key header');
+    }
+    return header ?? body.idempotencyKey;
   };
 
   const resolveRecipients = async (request: NotifyRequest): Promise<WireRecipient[]> => {
@@ -93,22 +106,41 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
       const parsed = parseNotifyBody(body.value);
       if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
       const notifyRequest = parsed.request;
-      const recipients = await resolveRecipients(notifyRequest);
-      const prepared = await deps.attachments.prepare(notifyRequest);
+      const id = newNotificationId(new Date(clock.now()));
+      const idempotencyKey = idempotencyKeyOf(request, notifyRequest);
+      let claim: Extract<IdempotencyClaim, { kind: 'first' }> | undefined;
+      if (idempotencyKey && deps.idempotency) {
+        const begun = await deps.idempotency.begin(apiKey.hash, idempotencyKey, id, async (earlierId) => {
+          const n = await deps.queue.get(earlierId);
+          return n && n.apiKeyHash === apiKey.hash ? queuedResponse(n.id, n.recipients.length, n.skipped) : undefined;
+        });
+        if (begun.kind === 'replay') return begun.response;
+        claim = begun;
+      }
       try {
-        return await forward(notifyRequest, apiKey, recipients, prepared);
-      } finally {
-        await prepared.close();
+        const recipients = await resolveRecipients(notifyRequest);
+        const prepared = await deps.attachments.prepare(notifyRequest);
+        let response: HttpResponseInit;
+        try {
+          response = await forward(id, notifyRequest, apiKey, recipients, prepared);
+        } finally {
+          await prepared.close();
+        }
+        await claim?.finish(response);
+        return response;
+      } catch (error) {
+        await claim?.release();
+        throw error;
       }
     } catch (error) {
       return errorResponse(error, log);
     }
   };
 
-  async function forward(notifyRequest: NotifyRequest, apiKey: ApiKeyRecord, recipients: WireRecipient[], prepared: PreparedContent): Promise<HttpResponseInit> {
+  async function forward(id: string, notifyRequest: NotifyRequest, apiKey: ApiKeyRecord, recipients: WireRecipient[], prepared: PreparedContent): Promise<HttpResponseInit> {
     const now = clock.now();
     const notification: WireNotification = {
-      id: newNotificationId(new Date(now)),
+      id,
       apiKeyHash: apiKey.hash,
       createdAt: new Date(now).toISOString(),
       skipped: notifyRequest.skipped,
@@ -137,6 +169,7 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
     }
     if (result.kind === 'rejected') {
       const r = result.rejected;
+      if (r.status === 503 && !r.retryAfterSeconds) throw unavailable(r.message);
       throw new HttpError(r.status, r.message, undefined, r.retryAfterSeconds ? { 'Retry-After': String(r.retryAfterSeconds) } : {});
     }
     const accepted = result.accepted;

@@ -4,6 +4,10 @@
  * number safe). Message ids are chosen at the first claim and reused on every retry, so a resend
  * after a crash carries the same ids and the recipient's device treats it as the same message.
  *
+ * The owner is the sidecar's stable identity, so a restarted sidecar finds the rows it was sending
+ * when it died (leased by its own name before this process started) and resends them at once, with
+ * their ids, instead of waiting out the lease.
+ *
  * Outcomes: every part acknowledged → `sent`; not on WhatsApp or refused by the server (463, 479…)
  * → `failed` at once; offline, timeouts, dropped sockets → back to `queued` with exponential
  * backoff; past the notification's expiry → `expired`.
@@ -69,6 +73,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let loop: Promise<void> | undefined;
   let idleWaiters: (() => void)[] = [];
   let lastSendAt = 0;
+  const startedAt = clock.now();
+  let reconciled = false;
 
   const kick = () => {
     kicked = true;
@@ -136,15 +142,24 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     return { outcome: { kind: 'sent' }, to };
   };
 
+  /** The cached copy may predate an admin retry that extended the expiry: re-read before expiring. */
+  const stillExpired = async (n: QueuedNotification, now: number): Promise<QueuedNotification | undefined> => {
+    if (Date.parse(n.expiresAt) > now) return undefined;
+    const fresh = await queue.get(n.id);
+    if (fresh) notifications.set(n.id, fresh);
+    return !fresh || Date.parse(fresh.expiresAt) <= now ? n : undefined;
+  };
+
   const processRow = async (candidate: RecipientRow): Promise<void> => {
-    const n = await notificationFor(candidate.notificationId);
+    let n = await notificationFor(candidate.notificationId);
     if (!n) return;
     const now = clock.now();
-    if (Date.parse(n.expiresAt) <= now) {
+    if (await stillExpired(n, now)) {
       const expired = await queue.update(candidate, { state: 'expired', error: 'expired before it could be sent', leaseOwner: undefined, leaseUntil: undefined });
       if (expired) report({ notificationId: n.id, to: candidate.to === 'self' ? (session.selfJid() ?? 'self') : candidate.to, outcome: 'failed', error: 'expired' });
       return;
     }
+    n = notifications.get(n.id) ?? n;
     const parts = messageParts(n.content);
     const messageIds = candidate.messageIds.length === parts.length ? candidate.messageIds : parts.map(() => session.newMessageId());
     const claimed = await queue.update(candidate, {
@@ -159,20 +174,48 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const { outcome, to } = await deliver(claimed, n, parts);
     const base = { to: claimed.to === 'self' && to !== 'self' ? to : claimed.to, leaseOwner: undefined, leaseUntil: undefined };
     if (outcome.kind === 'sent') {
-      await queue.update(claimed, { ...base, state: 'sent', error: undefined });
+      await record(claimed, { ...base, state: 'sent', error: undefined });
       log.info({ id: n.id, to: maskPhone(to) }, 'sent');
       report({ notificationId: n.id, to, outcome: 'sent' });
     } else if (outcome.kind === 'failed') {
-      await queue.update(claimed, { ...base, state: 'failed', error: outcome.error });
+      await record(claimed, { ...base, state: 'failed', error: outcome.error });
       log.warn({ id: n.id, to: maskPhone(to), error: outcome.error }, 'failed');
       report({ notificationId: n.id, to, outcome: 'failed', error: outcome.error });
     } else {
       const delay = backoffDelayMs(claimed.attempts - 1, random, 2_000, 300_000);
-      await queue.update(claimed, { ...base, state: 'queued', error: outcome.error, nextAttemptAt: clock.now() + delay });
+      await record(claimed, { ...base, state: 'queued', error: outcome.error, nextAttemptAt: clock.now() + delay });
       log.info({ id: n.id, to: maskPhone(to), error: outcome.error, retryInMs: delay }, 'will retry');
       return;
     }
     await releaseAttachmentsIfFinished(n).catch((e: unknown) => log.warn({ err: e }, 'could not remove finished attachments'));
+  };
+
+  // What was sent must be recorded, or it is sent again: ride out a short storage outage (bounded;
+  // past that the row stays leased by our name and the next start resends it under the same ids).
+  const record = async (row: RecipientRow, patch: Parameters<NotificationQueue['update']>[1]) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await queue.update(row, patch);
+      } catch (error) {
+        if (attempt >= 30 || !running) throw error;
+        log.warn({ err: (error as Error).message, id: row.notificationId }, 'could not record a send outcome; retrying');
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  };
+
+  /** Rows this identity was sending when its previous process died: due now, not at lease expiry. */
+  const reconcileOwn = async () => {
+    const leaseMsOf = (r: RecipientRow) => (r.leaseUntil ?? 0) - leaseMs;
+    const mine = (await queue.unfinished(10_000)).filter(
+      (r) => r.state === 'sending' && r.leaseOwner === deps.owner && leaseMsOf(r) < startedAt,
+    );
+    if (mine.length > 0) log.info({ count: mine.length }, 'resending what this sidecar was sending when it stopped');
+    for (const row of mine.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)) {
+      if (!running || !session.isOpen()) return false;
+      await processRow(row);
+    }
+    return true;
   };
 
   const releaseAttachmentsIfFinished = async (n: QueuedNotification) => {
@@ -209,6 +252,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           lastSweep = clock.now();
           await expireStale();
         }
+        if (session.isOpen() && !reconciled) reconciled = await reconcileOwn();
         if (session.isOpen()) {
           const due = await queue.due(clock.now(), 50);
           for (const row of due) {

@@ -88,11 +88,19 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
     },
     isPaired: () => Boolean(creds.registered || creds.me?.id),
     async wipe() {
-      const rows: { partitionKey: string; rowKey: string }[] = [];
+      // Hundreds of key rows after a while: delete them in entity-group transactions, not one by one.
+      const byPartition = new Map<string, string[]>();
       for await (const e of client.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) {
-        if (e.partitionKey === CREDS_PK || e.partitionKey === KEYS_PK) rows.push({ partitionKey: e.partitionKey!, rowKey: e.rowKey! });
+        if (e.partitionKey !== CREDS_PK && e.partitionKey !== KEYS_PK) continue;
+        const list = byPartition.get(e.partitionKey!) ?? [];
+        list.push(e.rowKey!);
+        byPartition.set(e.partitionKey!, list);
       }
-      await Promise.all(rows.map((r) => client.deleteEntity(r.partitionKey, r.rowKey).catch(() => undefined)));
+      for (const [partitionKey, rowKeys] of byPartition) {
+        for (let i = 0; i < rowKeys.length; i += 100) {
+          await client.submitTransaction(rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
+        }
+      }
       creds = initAuthCreds();
     },
   };

@@ -68,6 +68,10 @@ export interface WhatsAppSessionDeps {
   makeSocket?: typeof makeWASocket;
   printQr?: (qr: string) => void;
   random?: () => number;
+  /** One writer per session (session-lease.ts): no socket is opened without it. */
+  lease?: { held(): boolean; holder(): string | undefined; onChange(listener: (held: boolean) => void): () => void };
+  /** Re-reads the stored creds: another sidecar may have changed them while we waited for the lease. */
+  reloadAuth?: () => Promise<void>;
 }
 
 const WHATSAPP_STATUS = { DELIVERY_ACK: 3, READ: 4, PLAYED: 5 } as const;
@@ -87,6 +91,9 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
   let version = deps.version;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let generation = 0;
+  let waitingForLease = false;
+  let otherHolderSeen = false;
+  let offLease: (() => void) | undefined;
 
   const setStatus = (next: SessionStatus) => {
     status = next;
@@ -171,7 +178,45 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     }
   };
 
+  const holdForLease = () => {
+    closeSocket('another sidecar holds the session');
+    waitingForLease = true;
+    const holder = deps.lease?.holder();
+    if (holder !== undefined) otherHolderSeen = true;
+    const me = selfJid();
+    setStatus({
+      state: 'paused',
+      ...(me ? { me } : {}),
+      last_disconnect: { reason: `another sidecar holds the session${holder ? ` (${holder})` : ''}`, at: new Date().toISOString() },
+    });
+  };
+
+  const onLeaseChange = (held: boolean) => {
+    if (!held) {
+      if (wanted === 'run') {
+        log.warn('lost the session lease; closing the WhatsApp connection');
+        holdForLease();
+      } else closeSocket('session lease lost');
+      return;
+    }
+    if (!waitingForLease || wanted !== 'run') return;
+    waitingForLease = false;
+    // Another sidecar may have changed the stored creds meanwhile; if nobody else held the lease
+    // (a storage outage outlived it), ours in memory are the newest and must not be replaced.
+    const reload = otherHolderSeen && deps.reloadAuth ? deps.reloadAuth : async () => undefined;
+    otherHolderSeen = false;
+    reload()
+      .catch((e: unknown) => log.error({ err: e }, 'could not reload the stored session'))
+      .finally(() => {
+        if (wanted !== 'run' || sock) return;
+        if (auth.isPaired()) openSocket();
+        else setStatus({ state: 'unpaired' });
+      });
+  };
+
   const openSocket = () => {
+    if (deps.lease && !deps.lease.held()) return holdForLease();
+    waitingForLease = false;
     closeSocket('reconnecting');
     const mine = ++generation;
     const paired = auth.isPaired();
@@ -235,6 +280,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     selfJid,
     isOpen: () => status.state === 'open' && sock !== undefined,
     async start() {
+      offLease ??= deps.lease?.onChange(onLeaseChange);
       if (auth.isPaired()) {
         wanted = 'run';
         openSocket();
@@ -323,6 +369,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     },
     async stop() {
       wanted = 'stop';
+      offLease?.();
       if (reconnectTimer) clearTimeout(reconnectTimer);
       closeSocket('sidecar stopping');
     },
@@ -330,7 +377,22 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
 }
 
 async function defaultFetchVersion(): Promise<WAVersion | undefined> {
-  const result = await fetchLatestWaWebVersion({ signal: AbortSignal.timeout(5_000) });
+  const result = await fetchLatestWaWebVersion({ signal: AbortSignal.timeout(3_000) });
   return result.version;
+}
+
+/**
+ * The current WhatsApp Web version, read from the service worker script the way Baileys'
+ * `fetchLatestWaWebVersion` does, but from a configurable address and bounded in time (offline it
+ * fails fast instead of holding the reconnect).
+ */
+export async function fetchWaWebVersion(url: string, timeoutMs = 3_000): Promise<WAVersion | undefined> {
+  const res = await fetch(url, {
+    signal: AbortSignal.timeout(timeoutMs),
+    headers: { 'sec-fetch-site': 'none', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' },
+  });
+  if (!res.ok) return undefined;
+  const match = /\\?"client_revision\\?":\s*(\d+)/.exec(await res.text());
+  return match?.[1] ? [2, 3000, Number(match[1])] : undefined;
 }
 

@@ -57,7 +57,8 @@ export async function startAzurite(options: { persistent?: boolean } = {}): Prom
     if (!proc || proc.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once('exit', () => resolve());
-      proc.kill(crash ? 'SIGKILL' : 'SIGTERM');
+      // SIGINT is Azurite's clean stop: it saves its on-disk data then (SIGTERM skips the save).
+      proc.kill(crash ? 'SIGKILL' : 'SIGINT');
     });
   };
 

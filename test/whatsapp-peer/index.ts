@@ -112,6 +112,9 @@ export interface ReceivedMessage {
   ackError?: string;
   acked: boolean;
   at: number;
+  /** performance.now() when the peer began handling the stanza, and when it sent the ack (bench timing) */
+  handledAt?: number;
+  ackedAt?: number;
 }
 
 export interface PeerStats {
@@ -123,6 +126,11 @@ export interface PeerStats {
   currentConnections: number;
   /** logged-in connections currently open */
   currentLogins: number;
+  /**
+   * Messages whose (recipient, id) had already been received: a resend of the same message, which a
+   * device shows once. Acked like any message but not added to `received` again.
+   */
+  duplicates: number;
 }
 
 export interface IqRecord {
@@ -339,9 +347,11 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     pairings: 0,
     currentConnections: 0,
     currentLogins: 0,
+    duplicates: 0,
   };
   const iqLog: IqRecord[] = [];
   const received: ReceivedMessage[] = [];
+  const receivedKeys = new Set<string>();
   const sentIndex = new Map<string, SentRecord>();
   const conns = new Set<Conn>();
   const timers = new Set<NodeJS.Timeout>();
@@ -825,6 +835,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
   };
 
   const onMessage = async (conn: Conn, stanza: BinaryNode): Promise<void> => {
+    const handledAt = performance.now();
     const id = stanza.attrs.id ?? '';
     const to = stanza.attrs.to ?? '';
     const sender = conn.device;
@@ -880,6 +891,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
           decryptedFor,
           acked: false,
           at: Date.now(),
+          handledAt,
         };
 
     if (rec && chosen && (rec.kind === 'image' || rec.kind === 'document')) {
@@ -896,8 +908,13 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
       }
     }
 
-    if (rec) {
+    if (rec && receivedKeys.has(`${to}|${id}`)) {
+      stats.duplicates++;
+      sentIndex.set(id, { conn, to });
+      changed('duplicate');
+    } else if (rec) {
       if (failCode) rec.ackError = failCode;
+      receivedKeys.add(`${to}|${id}`);
       received.push(rec);
       sentIndex.set(id, { conn, to });
       events.emit('message', rec);
@@ -906,7 +923,10 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     if (ackDropping) return;
     const finish = (): void => {
       ackMessage(conn, id, to, isProtocol ? undefined : failCode);
-      if (rec) rec.acked = true;
+      if (rec) {
+        rec.acked = true;
+        rec.ackedAt = performance.now();
+      }
       changed('ack');
       if (isProtocol || failCode || (!autoDeliver && !autoRead)) return;
       const receipts = (): void => {
