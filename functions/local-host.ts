@@ -6,6 +6,7 @@ import { createFunctionServices } from './function-services.js';
 import { startLocalHost } from './local-http-host.js';
 import { functionRoutes } from './routes.js';
 import { loadConfig } from '../shared/config.js';
+import { openApiRoute } from '../shared/openapi.js';
 
 const config = loadConfig();
 const services = createFunctionServices({ config });
@@ -14,6 +15,7 @@ const host = await startLocalHost({
   port: config.functionsPort,
   host: process.env.FUNCTIONS_HOST ?? '127.0.0.1',
   log: services.log,
+  extra: openApiRoute(),
 });
 services.log.info({ url: `${host.url}/api/v1/whatsapp/notify` }, 'function host listening');
 

@@ -3,7 +3,7 @@
  * same route table (routes.ts) with the same handlers, turning Node's HTTP requests into the
  * @azure/functions HttpRequest the handlers expect. It adds no behaviour of its own beyond
  * transport: the body is read only up to one byte past the handler's cap (the handler then answers
- * 413), and X-Forwarded-For is set from the socket, since this host is the edge.
+ * 413), and X-Forwarded-For is set from the socket unless a proxy on this host sent it.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,14 +32,19 @@ function compile(definition: RouteDefinition): CompiledRoute {
   return { definition, pattern: new RegExp(`^/${ROUTE_PREFIX}/${source}/?$`, 'i'), params };
 }
 
-async function readBody(req: http.IncomingMessage, limit: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+async function readBody(req: http.IncomingMessage, limit: number): Promise<{ bytes: Buffer; truncated: boolean; aborted?: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    const room = limit + 1 - size;
-    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-    size += Math.min(chunk.length, room);
-    if (size > limit) return { bytes: Buffer.concat(chunks), truncated: true };
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      const room = limit + 1 - size;
+      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      size += Math.min(chunk.length, room);
+      if (size > limit) return { bytes: Buffer.concat(chunks), truncated: true };
+    }
+  } catch {
+    // The client stopped before the body it announced was complete: its fault, not ours (400).
+    return { bytes: Buffer.alloc(0), truncated: false, aborted: true };
   }
   return { bytes: Buffer.concat(chunks), truncated: false };
 }
@@ -59,12 +64,15 @@ export async function startLocalHost(options: {
   log: Logger;
   /** Non-function routes the local host also serves (e.g. the OpenAPI document); true when handled. */
   extra?: ExtraRoute;
+  /** Time a client has to send a whole request (slow-loris brake); default 30 s. */
+  requestTimeoutMs?: number;
 }): Promise<LocalHost> {
   const compiled = options.routes.map(compile);
   const { HttpRequest, InvocationContext } = azureFunctions; // a CommonJS package: named imports fail under ESM
   const { log } = options;
 
-  const server = http.createServer(async (req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const server = http.createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout / 2, 1_000) }, async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
       if (options.extra?.(req, res)) return;
@@ -85,13 +93,26 @@ export async function startLocalHost(options: {
         return;
       }
       const remote = req.socket.remoteAddress ?? 'unknown'; // read before the body: stopping early detaches the socket
-      const { bytes, truncated } = await readBody(req, MAX_BODY_BYTES);
+      // A declared length over the cap is not read at all: the handler sees the header and answers 413.
+      const declaredTooLarge = Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES;
+      const { bytes, truncated, aborted } = declaredTooLarge ? { bytes: Buffer.alloc(0), truncated: true } : await readBody(req, MAX_BODY_BYTES);
+      if (aborted) {
+        res.setHeader('Connection', 'close');
+        send(res, { status: 400, jsonBody: { status: 'error', message: 'body ended before it was complete', field: 'body' } });
+        return;
+      }
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
-      headers['x-forwarded-for'] = remote;
-      delete headers['content-length']; // the handler measures the bytes it is given
+      // A reverse proxy or tunnel on this host (a loopback peer) appends the client it saw to
+      // X-Forwarded-For, and clientAddress() reads that last entry; anyone else gets the socket's
+      // address, so a remote client cannot forge one. (Without this, every client behind a tunnel
+      // shared one failed-auth brake, and one attacker locked everybody out.)
+      const peer = remote.replace(/^::ffff:/, '');
+      const viaLocalProxy = (peer === '::1' || peer.startsWith('127.')) && headers['x-forwarded-for'] !== undefined;
+      if (!viaLocalProxy) headers['x-forwarded-for'] = remote;
+      if (!declaredTooLarge) delete headers['content-length']; // the handler measures the bytes it is given
       const params: Record<string, string> = {};
       match.route.params.forEach((name, i) => {
         params[name] = decodeURIComponent(match!.values[i + 1]!);
@@ -114,6 +135,19 @@ export async function startLocalHost(options: {
     }
   });
   server.keepAliveTimeout = 65_000;
+  // Malformed HTTP (bad framing, lying lengths, timeouts) still gets the contract's JSON error.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    const [status, message] =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request timed out'] : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request headers too large'] : [400, 'Malformed HTTP request'];
+    const answering = (socket as typeof socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || answering?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ status: 'error', message, ...(status === 400 ? { field: 'body' } : {}) });
+    const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    socket.end(head + body, () => socket.destroy());
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

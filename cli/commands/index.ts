@@ -6,8 +6,10 @@ import type { Command } from '../command.js';
 import { openApiKeyStore, openLinkedUserStore } from '../storage.js';
 import { apiKeyCommand } from './apikey.js';
 import { usersCommand } from './users.js';
+import { readProcessStdin, sendCommand } from './send.js';
 
 export const COMMANDS: readonly Command[] = [
   apiKeyCommand({ openStore: openApiKeyStore }),
   usersCommand({ openStore: openLinkedUserStore }),
+  sendCommand({ readStdin: readProcessStdin }),
 ];

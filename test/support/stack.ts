@@ -13,6 +13,7 @@ import { createTableStore, type TableStore } from '../../shared/table-store.js';
 import { createFunctionServices, type FunctionServices } from '../../functions/function-services.js';
 import { startLocalHost, type LocalHost } from '../../functions/local-http-host.js';
 import { functionRoutes } from '../../functions/routes.js';
+import { openApiRoute } from '../../shared/openapi.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
 import { freePort } from './free-port.js';
 import { sidecarProcess, TEST_OUTPUT, type SidecarProcess } from './sidecar-process.js';
@@ -115,7 +116,7 @@ export async function startStack(options: {
     const destination = createWriteStream(path.join(logDir, `${options.name}.functions-${instanceCount++}.log`), { flags: 'a' });
     const log = createLogger({ level: 'info', name: 'functions', destination });
     const services = createFunctionServices({ config, log });
-    const host: LocalHost = await startLocalHost({ routes: functionRoutes(services.handlers), port: 0, log });
+    const host: LocalHost = await startLocalHost({ routes: functionRoutes(services.handlers), port: 0, log, extra: openApiRoute() });
     const instance: FunctionInstance = {
       url: host.url,
       services,

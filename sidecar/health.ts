@@ -1,0 +1,70 @@
+/**
+ * Liveness and readiness of the sidecar, for probes and load balancers (no auth: they say only
+ * "up" and which check failed, nothing about notifications or the paired number).
+ *
+ * - GET /healthz — the process serves HTTP: always 200.
+ * - GET /readyz — 200 when WhatsApp is open AND Table storage answers; else 503 with the reasons.
+ *   Storage is probed with a point read of a row that never exists (404 = reachable), bounded by
+ *   a timeout, so a scrape costs one cheap request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TableStore } from '../shared/table-store.js';
+import { isNotFound } from '../shared/table-store.js';
+import { sendJson } from './json-http.js';
+import type { WhatsAppSession } from './whatsapp-session.js';
+
+export const HEALTH_PATH = '/healthz';
+export const READY_PATH = '/readyz';
+
+export interface Readiness {
+  ready: boolean;
+  checks: { whatsapp: string; storage: 'ok' | 'unreachable' };
+  reasons: string[];
+}
+
+export interface HealthDeps {
+  session: WhatsAppSession;
+  tables: TableStore;
+  storageTimeoutMs?: number;
+}
+
+export function createHealth(deps: HealthDeps) {
+  const timeoutMs = deps.storageTimeoutMs ?? 3_000;
+
+  const storageReachable = async (): Promise<boolean> => {
+    try {
+      await deps.tables.ensureTables();
+      await deps.tables.client('queue').getEntity('readyz-probe', 'readyz-probe', { abortSignal: AbortSignal.timeout(timeoutMs) });
+      return true; // nobody writes this row, but finding it still proves storage answers
+    } catch (error) {
+      return isNotFound(error);
+    }
+  };
+
+  const readiness = async (): Promise<Readiness> => {
+    const state = deps.session.status().state;
+    const whatsappOpen = deps.session.isOpen();
+    const storage = (await storageReachable()) ? 'ok' : 'unreachable';
+    const reasons: string[] = [];
+    if (!whatsappOpen) reasons.push(`WhatsApp is ${state === 'open' ? 'reconnecting' : state}`);
+    if (storage !== 'ok') reasons.push('Table storage is unreachable');
+    return { ready: reasons.length === 0, checks: { whatsapp: state, storage }, reasons };
+  };
+
+  return {
+    readiness,
+    /** Serves /healthz and /readyz; true when the path was one of them. */
+    handle(req: IncomingMessage, res: ServerResponse): boolean {
+      const pathname = new URL(req.url ?? '/', 'http://sidecar').pathname;
+      if (pathname === HEALTH_PATH) {
+        sendJson(res, 200, { status: 'ok' });
+        return true;
+      }
+      if (pathname !== READY_PATH) return false;
+      readiness()
+        .then((r) => sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', checks: r.checks, ...(r.ready ? {} : { reasons: r.reasons }) }))
+        .catch(() => sendJson(res, 503, { status: 'not_ready', reasons: ['readiness check failed'] }));
+      return true;
+    },
+  };
+}
