@@ -12,6 +12,8 @@ const ENVIRONMENT = `Environment (the same variables the services read):
   WHATSAPP_TABLES_CONNECTION  Azure Table storage connection string (default: local Azurite)
   AZURITE_TABLE_PORT          Azurite table port when no connection string is set (default 10002)
   WHATSAPP_API_KEY_PEPPER     HMAC pepper for API keys; required by the apikey commands
+  WA_NOTIFY_URL               where \`send\` posts (default http://127.0.0.1:7071)
+  WA_NOTIFY_APIKEY            the API key \`send\` uses
 
 With \`npm start\` running, load its development settings first:
   (set -a; . ./.data/dev.env; set +a; npx wa-notify apikey list)`;
@@ -19,7 +21,7 @@ With \`npm start\` running, load its development settings first:
 export function createProgram(commands: readonly Command[]): Command {
   return defineGroup({
     name: PROGRAM,
-    summary: 'Administer wa-notify: API keys and linked users.',
+    summary: 'Send WhatsApp notifications and administer wa-notify: API keys and linked users.',
     description: ENVIRONMENT,
     commands,
   });
