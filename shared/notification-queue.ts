@@ -3,7 +3,7 @@
  * plus one row per recipient, written in a single entity-group transaction, so it is either fully
  * queued or not at all. The id embeds the partition (`q<yyyyMMddHHmm>-<random>`) so a lookup by id
  * is a point query, and notifications accepted in the same minute can share one transaction
- * (group commit: while a transaction is in flight, new notifications gather for the next one).
+ * (group commit: while transactions are in flight, new notifications gather for the next one).
  *
  * Recipient rows carry the delivery state machine: queued → sending → sent → delivered → read, or
  * failed / expired. A sender takes a row with an ETag-conditional update (a lease), so two senders
@@ -197,7 +197,9 @@ interface Pending {
 export function createNotificationQueue(tables: TableStore): NotificationQueue {
   const client = () => tables.client('queue');
   let waiting: Pending[] = [];
-  let flushing = false;
+  // Up to this many transactions in flight; notifications arriving meanwhile gather for the next.
+  const MAX_COMMITS_IN_FLIGHT = 4;
+  let active = 0;
 
   const commitOne = async (p: Pending): Promise<void> => {
     try {
@@ -221,8 +223,8 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
   };
 
   const flush = async (): Promise<void> => {
-    if (flushing) return;
-    flushing = true;
+    if (active >= MAX_COMMITS_IN_FLIGHT) return;
+    active++;
     try {
       while (waiting.length > 0) {
         const batch = waiting;
@@ -242,7 +244,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
         await Promise.all(groups.map(commitGroup));
       }
     } finally {
-      flushing = false;
+      active--;
     }
   };
 

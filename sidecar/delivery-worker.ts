@@ -32,6 +32,8 @@ export interface DeliveryReport {
 export interface DeliveryWorker {
   /** Asks for a pass soon (new work was queued, or the session opened). */
   kick(): void;
+  /** Caches a notification just queued, so sending it needs no read of what was just written. */
+  remember(notification: QueuedNotification): void;
   onReport(listener: (report: DeliveryReport) => void): () => void;
   start(): void;
   stop(): Promise<void>;
@@ -278,6 +280,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let offStatus: (() => void) | undefined;
   return {
     kick,
+    remember(n) {
+      notifications.set(n.id, n);
+      if (notifications.size > 1000) notifications.delete(notifications.keys().next().value!);
+    },
     onReport(listener) {
       events.on('report', listener);
       return () => events.off('report', listener);

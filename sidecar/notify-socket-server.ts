@@ -124,12 +124,13 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
       }
     }
     const createdAt = new Date(n.createdAt);
+    const expiresAt = new Date(createdAt.getTime() + deps.queueTtlMs);
     try {
       await queue.enqueue({
         id: n.id,
         apiKeyHash: n.apiKeyHash,
         createdAt,
-        expiresAt: new Date(createdAt.getTime() + deps.queueTtlMs),
+        expiresAt,
         skipped: n.skipped,
         waitForDelivery: n.waitForDelivery,
         recipients: n.recipients,
@@ -147,6 +148,16 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
       addWatcher(n.id, { ws, requestId: m.requestId, expected: new Set(recipients), seen: new Set() });
     }
     write(ws, { v: PROTOCOL_VERSION, type: 'accepted', requestId: m.requestId, id: n.id, queued: recipients.length, deferred: !open, recipients });
+    worker.remember({
+      id: n.id,
+      apiKeyHash: n.apiKeyHash,
+      createdAt: n.createdAt,
+      expiresAt: expiresAt.toISOString(),
+      skipped: n.skipped,
+      waitForDelivery: n.waitForDelivery,
+      content: n.content,
+      recipients: [],
+    });
     worker.kick();
   };
 
@@ -213,8 +224,14 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     ws.on('error', (error) => log.warn({ err: error.message }, 'function socket error'));
   });
 
+  // A bare end() would leave the socket half-open for as long as the peer (which may keep sending
+  // frames) cares to hold it; destroying at once, with its frames unread, turns the close into a
+  // reset that can swallow the answer. So: discard what it sends, and destroy after a moment.
   const refuse = (socket: Duplex, status: number, text: string) => {
+    socket.on('error', () => undefined);
+    socket.resume();
     socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    setTimeout(() => socket.destroy(), 1_000).unref();
   };
 
   return {

@@ -3,9 +3,7 @@
  * and serves them on one HTTP server. Used by sidecar/main.ts and, in-process, by tests.
  */
 import http from 'node:http';
-import os from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { createApiKeyStore } from '../shared/api-keys.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { requireSetting, type Config } from '../shared/config.js';
@@ -16,15 +14,21 @@ import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
 import { createAttachmentStore } from '../shared/attachment-store.js';
 import { createAdminApi } from './admin-api.js';
-import { isBearerAuthorized, refuseAdmin } from './admin-bearer-auth.js';
+import { createAdminEvents } from './admin-events.js';
+import { createAdminPage } from './admin-page.js';
+import { assertAdminPasswordSafe, createAdminAuth } from './admin-session.js';
 import { createDeliveryWorker } from './delivery-worker.js';
+import { createHealth } from './health.js';
+import { createSidecarMetrics } from './metrics.js';
 import { sendJson } from './json-http.js';
 import { createNotifySocketServer } from './notify-socket-server.js';
 import { createPartContentBuilder } from './part-content.js';
+import { createSendBudget } from './send-budget.js';
 import { createSentMessageStore } from './sent-message-store.js';
 import { createSessionCipher } from './session-cipher.js';
 import { loadTableAuthState } from './table-auth-state.js';
-import { createWhatsAppSession, type WhatsAppSession } from './whatsapp-session.js';
+import { createSessionLease } from './session-lease.js';
+import { createWhatsAppSession, fetchWaWebVersion, type WhatsAppSession } from './whatsapp-session.js';
 
 export interface SidecarApp {
   url: string;
@@ -42,10 +46,15 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   const tables = createTableStore(config.tablesConnection);
   const cipher = createSessionCipher(requireSetting(config, 'sessionSecret', 'WHATSAPP_SESSION_SECRET'));
   const token = requireSetting(config, 'sidecarToken', 'WHATSAPP_SIDECAR_TOKEN');
+  assertAdminPasswordSafe(config);
 
   const auth = await loadTableAuthState(tables, cipher);
+  const lease = createSessionLease({ tables, owner: config.sidecarId, clock, log, leaseMs: config.sessionLeaseMs });
   const session = createWhatsAppSession({
     auth,
+    lease,
+    reloadAuth: () => auth.reload(),
+    fetchVersion: () => fetchWaWebVersion(config.whatsappVersionUrl),
     sentMessages: createSentMessageStore(),
     log,
     baileysLog,
@@ -54,15 +63,18 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   });
   const queue = createNotificationQueue(tables);
   const attachments = createAttachmentStore(tables);
+  const sendBudget = createSendBudget({ limits: config.sendBudget, clock, log });
+  const metrics = createSidecarMetrics({ queue, clock, log });
   const worker = createDeliveryWorker({
     queue,
-    session,
+    session: metrics.timeAcks(session), // observes ack latency; the worker sees the same interface
     content: createPartContentBuilder({ open: async (id, slot) => attachments.open(id, slot) }),
     attachments,
     clock,
     log,
-    owner: `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    owner: config.sidecarId, // stable: a restart resumes its own unfinished sends at once
     sendIntervalMs: config.sendIntervalMs,
+    beforeSend: () => sendBudget.acquire(),
   });
   const notifySockets = createNotifySocketServer({
     token,
@@ -76,7 +88,10 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     attachments,
     caps: { image: config.maxImageBytes, document: config.maxDocumentBytes },
   });
+  metrics.watch({ session, worker, sockets: notifySockets });
+  const health = createHealth({ session, tables });
   const apiKeys = config.apiKeyPepper ? createApiKeyStore(tables, config.apiKeyPepper) : undefined;
+  const adminAuth = createAdminAuth({ password: config.adminPassword, clock, log });
   const adminApi = createAdminApi({
     session,
     users: createLinkedUserStore(tables),
@@ -84,11 +99,8 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     queue,
     worker,
     log,
-    authorize: (req, res) => {
-      if (isBearerAuthorized(req, config.adminPassword)) return true;
-      refuseAdmin(res, config.adminPassword);
-      return false;
-    },
+    authorize: adminAuth.authorize,
+    queueTtlMs: config.queueTtlMs,
     sendTestMessage: async () => {
       const now = new Date(clock.now());
       const id = newNotificationId(now);
@@ -107,10 +119,16 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     },
   });
 
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://sidecar');
-    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    adminApi(req, res)
+  const adminEvents = createAdminEvents({ session, log });
+  const adminPage = createAdminPage({ auth: adminAuth, events: adminEvents, session, log });
+
+  // Timeouts are enforced by a sweep every connectionsCheckingInterval (Node's default 30 s would
+  // let a slow handshake live 40 s); they also cover the /ws upgrade, whose headers are a request.
+  const server = http.createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
+    if (health.handle(req, res)) return; // /healthz, /readyz
+    if (metrics.handle(req, res, (rq, rs) => adminAuth.authorize(rq, rs, false))) return; // /metrics, admin only
+    adminPage(req, res)
+      .then((handled) => handled || adminApi(req, res))
       .then((handled) => {
         if (!handled) sendJson(res, 404, { status: 'error', message: 'Not found' });
       })
@@ -122,7 +140,12 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.on('upgrade', (req, socket, head) => {
-    if (!notifySockets.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    if (!notifySockets.handleUpgrade(req, socket, head)) {
+      socket.on('error', () => undefined);
+      socket.resume(); // unread bytes would turn the close into a reset that swallows the 404
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      setTimeout(() => socket.destroy(), 1_000).unref();
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -130,6 +153,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   });
   const port = (server.address() as AddressInfo).port;
 
+  await lease.start();
   await session.start();
   worker.start();
   log.info({ port, state: session.status().state }, 'sidecar listening');
@@ -140,9 +164,13 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     session,
     log,
     async stop() {
+      adminEvents.close();
+      metrics.stop();
       await notifySockets.close();
+      sendBudget.close(); // a send waiting for budget must not hold the shutdown; it stays queued
       await worker.stop();
       await session.stop();
+      await lease.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -19,6 +19,8 @@ export interface TableAuthState {
   saveCreds(): Promise<void>;
   /** Whether the stored creds belong to a paired (registered) device. */
   isPaired(): boolean;
+  /** Re-reads the creds and forgets cached misses (another sidecar may have written meanwhile). */
+  reload(): Promise<void>;
   /** Deletes every creds and key row (logout), and starts over with fresh creds in memory. */
   wipe(): Promise<void>;
 }
@@ -36,7 +38,12 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
   const sealed = (pk: string, rk: string, value: unknown) =>
     toChunkProperties(cipher.encrypt(Buffer.from(JSON.stringify(value, BufferJSON.replacer)), `${pk}/${rk}`));
 
-  let creds: AuthenticationCreds = ((await read(CREDS_PK, CREDS_PK)) as AuthenticationCreds | undefined) ?? initAuthCreds();
+  const readCreds = async () => ((await read(CREDS_PK, CREDS_PK)) as AuthenticationCreds | undefined) ?? initAuthCreds();
+  let creds: AuthenticationCreds = await readCreds();
+  // Baileys asks for keys that do not exist on every send (tctoken, …), and its cache keeps only hits.
+  // Remember misses: with the session lease this process is the only writer, so a miss stays a miss
+  // until this process writes the key (reload() forgets them after another holder had the lease).
+  const absent = new Set<string>();
   const state: AuthenticationState = {
     get creds() {
       return creds;
@@ -49,7 +56,10 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
         const data: { [id: string]: SignalDataTypeMap[T] } = {};
         await Promise.all(
           ids.map(async (id) => {
-            let value = await read(KEYS_PK, cipher.rowKey(`${type}~${id}`));
+            const rowKey = cipher.rowKey(`${type}~${id}`);
+            if (absent.has(rowKey)) return;
+            let value = await read(KEYS_PK, rowKey);
+            if (value === undefined) absent.add(rowKey);
             if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
             if (value !== undefined) data[id] = value as SignalDataTypeMap[T];
           }),
@@ -61,6 +71,8 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
         for (const type of Object.keys(data) as (keyof SignalDataTypeMap)[]) {
           for (const [id, value] of Object.entries(data[type] ?? {})) {
             const rowKey = cipher.rowKey(`${type}~${id}`);
+            if (value) absent.delete(rowKey);
+            else absent.add(rowKey);
             actions.push(
               value
                 ? ['upsert', { partitionKey: KEYS_PK, rowKey, ...sealed(KEYS_PK, rowKey, value) }, 'Replace']
@@ -87,6 +99,10 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
       await client.upsertEntity({ partitionKey: CREDS_PK, rowKey: CREDS_PK, ...sealed(CREDS_PK, CREDS_PK, creds) }, 'Replace');
     },
     isPaired: () => Boolean(creds.registered || creds.me?.id),
+    async reload() {
+      absent.clear();
+      creds = await readCreds();
+    },
     async wipe() {
       // Hundreds of key rows after a while: delete them in entity-group transactions, not one by one.
       const byPartition = new Map<string, string[]>();
@@ -101,6 +117,7 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
           await client.submitTransaction(rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
         }
       }
+      absent.clear();
       creds = initAuthCreds();
     },
   };
