@@ -1,0 +1,87 @@
+/** The bench's output: a table on stdout, bench/results.json and bench/README-section.md. */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './processes.js';
+
+export interface Figure {
+  bench: string;
+  name: string;
+  value: number;
+  /** how to print the value when it is more than one number (e.g. "p50 / p99") */
+  display?: string;
+  unit: string;
+  floor?: { name: string; value: number; display?: string; unit: string };
+  ratio?: number;
+  ratioOf?: string;
+  target?: string;
+  pass?: boolean;
+  detail?: Record<string, unknown>;
+}
+
+export interface Report {
+  machine: { cpus: number; cpuModel: string; memGiB: number; platform: string; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  figures: Figure[];
+  notes: string[];
+  seconds: number;
+  loadSeconds: number;
+}
+
+const verdict = (f: Figure) => (f.pass === undefined ? '' : f.pass ? 'pass' : 'MISS');
+const show = (v: number, display: string | undefined, unit: string) => `${display ?? v} ${unit}`;
+
+function table(figures: Figure[], md: boolean): string {
+  const head = ['bench', 'figure', 'value', 'floor (same run)', 'ratio', 'target', ''];
+  const rows = figures.map((f) => [
+    f.bench,
+    f.name,
+    show(f.value, f.display, f.unit),
+    f.floor ? `${show(f.floor.value, f.floor.display, f.floor.unit)} — ${f.floor.name}` : '',
+    f.ratio === undefined ? '' : String(f.ratio),
+    f.target ?? '',
+    verdict(f),
+  ]);
+  if (md) {
+    const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+  }
+  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const fit = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
+  const line = (cells: string[]) => cells.map((c, i) => fit(c, widths[i]!)).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function writeReport(unsorted: Report): void {
+  // in the issue's order (1…6); the run measures them in another order to share one stack
+  const figures = [...unsorted.figures].sort((a, b) => parseInt(a.bench, 10) - parseInt(b.bench, 10));
+  const report = { ...unsorted, figures };
+  const { machine } = report;
+  const when = new Date().toISOString();
+  writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ generatedAt: when, command: 'npm run bench', ...report }, null, 2)}\n`);
+  console.log(`\nwa-notify bench — ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.platform}, Node ${machine.node} (${report.seconds} s)\n`);
+  console.log(table(report.figures, false));
+  if (report.notes.length > 0) console.log(`\nnotes:\n${report.notes.map((n) => `- ${n}`).join('\n')}`);
+  const misses = report.figures.filter((f) => f.pass === false).length;
+  console.log(`\n${report.figures.filter((f) => f.pass === true).length} targets met, ${misses} missed; written to bench/results.json and bench/README-section.md`);
+
+  const section = [
+    '## Benchmarks',
+    '',
+    `Latest run: \`npm run bench\` on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB RAM, ${machine.platform}, Node ${machine.node}`,
+    `(${when.slice(0, 10)}; the whole run took ${report.seconds} s). Every process is real and on 127.0.0.1: Azurite, the sidecar`,
+    '(real Baileys) and the function local host each in their own process, WhatsApp played by the loopback peer',
+    '(test/whatsapp-peer). Each figure stands next to a floor measured in the same run: a bare Node HTTP server',
+    'answering the same body, Azurite inserting the same rows in batched entity-group transactions, Baileys alone',
+    `sending to its own loopback peer, bare \`node\`. Throughput runs are ${report.loadSeconds} s of autocannon per row; pacing and`,
+    'the send budget are off (`WHATSAPP_SEND_INTERVAL_MS=0`, `WHATSAPP_SEND_BUDGET=off`) and the per-key limit raised, so the',
+    'service itself is measured. "WhatsApp open" is the normal 200 path while the sidecar also sends what it accepts;',
+    '"paused" is the 202 path (`POST /whatsapp/api/disconnect`), where only the durable write is left.',
+    '`npx tsx bench/storage-requests.ts` counts the Azure Table requests per notification on each path.',
+    '',
+    table(report.figures, true),
+    '',
+    ...(report.notes.length > 0 ? ['Notes:', '', ...report.notes.map((n) => `- ${n}`), ''] : []),
+    'Full figures, floors and per-run details: `bench/results.json` (written by each run).',
+    '',
+  ].join('\n');
+  writeFileSync(path.join(ROOT, 'bench', 'README-section.md'), section);
+}

@@ -1,0 +1,91 @@
+/**
+ * Floor for the notify throughput bench: how many notifications per second Azurite itself can
+ * insert durably, written as entity-group transactions of exactly the rows
+ * shared/notification-queue.ts writes (one header row + one recipient row per notification, same
+ * properties and value sizes), grouped up to the 100-action transaction limit. Several group
+ * sizes and concurrencies are tried; the best is the floor (the storage's real limit).
+ */
+import { randomBytes } from 'node:crypto';
+import { TableClient, TableServiceClient, type TransactionAction } from '@azure/data-tables';
+import { newNotificationId } from '../shared/notification-queue.js';
+
+export interface StorageFloorRun {
+  notificationsPerTransaction: number;
+  concurrency: number;
+  seconds: number;
+  notifications: number;
+  notificationsPerSecond: number;
+}
+
+const TABLE = 'BenchFloorQueue';
+
+function rowsFor(id: string, apiKeyHash: string, content: string, now: Date): TransactionAction[] {
+  const pk = id.slice(0, 13);
+  const createdAt = now.toISOString();
+  return [
+    [
+      'create',
+      {
+        partitionKey: pk,
+        rowKey: id,
+        kind: 'notification',
+        apiKeyHash,
+        createdAt,
+        expiresAt: new Date(now.getTime() + 86_400_000).toISOString(),
+        skipped: 0,
+        waitForDelivery: false,
+        content,
+        recipientCount: 1,
+      },
+    ],
+    [
+      'create',
+      {
+        partitionKey: pk,
+        rowKey: `${id}~0`,
+        kind: 'recipient',
+        notificationId: id,
+        index: 0,
+        to: 'self',
+        state: 'queued',
+        attempts: 0,
+        nextAttemptAt: now.getTime(),
+        messageIds: '[]',
+        updatedAt: createdAt,
+      },
+    ],
+  ];
+}
+
+export async function measureStorageFloor(connectionString: string, message: string, options: { seconds: number; configs: { group: number; concurrency: number }[] }): Promise<StorageFloorRun[]> {
+  const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 } };
+  await TableServiceClient.fromConnectionString(connectionString, opts).createTable(TABLE);
+  const client = TableClient.fromConnectionString(connectionString, TABLE, opts);
+  const apiKeyHash = randomBytes(32).toString('hex');
+  const content = JSON.stringify({ message });
+  // warm-up: connections and Azurite's own code paths
+  for (let i = 0; i < 20; i++) {
+    const now = new Date();
+    await client.submitTransaction(rowsFor(newNotificationId(now), apiKeyHash, content, now));
+  }
+  const runs: StorageFloorRun[] = [];
+  for (const { group, concurrency } of options.configs) {
+    let done = 0;
+    const started = performance.now();
+    const deadline = started + options.seconds * 1000;
+    const lane = async () => {
+      while (performance.now() < deadline) {
+        const now = new Date();
+        // one partition (the creation minute) per transaction, as the queue's group commit does
+        const first = newNotificationId(now);
+        const ids = [first, ...Array.from({ length: group - 1 }, () => `${first.slice(0, 13)}-${randomBytes(8).toString('hex')}`)];
+        await client.submitTransaction(ids.flatMap((id) => rowsFor(id, apiKeyHash, content, now)));
+        done += group;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, lane));
+    const seconds = (performance.now() - started) / 1000;
+    runs.push({ notificationsPerTransaction: group, concurrency, seconds, notifications: done, notificationsPerSecond: done / seconds });
+  }
+  return runs;
+}
