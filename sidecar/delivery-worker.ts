@@ -32,8 +32,11 @@ export interface DeliveryReport {
 export interface DeliveryWorker {
   /** Asks for a pass soon (new work was queued, or the session opened). */
   kick(): void;
-  /** Caches a notification just queued, so sending it needs no read of what was just written. */
-  remember(notification: QueuedNotification): void;
+  /**
+   * Hands over a notification just queued: it is cached (no re-read of what was just written) and,
+   * while WhatsApp is open, its recipients are taken by point reads instead of a scan of the queue.
+   */
+  remember(notification: QueuedNotification, recipientCount: number): void;
   onReport(listener: (report: DeliveryReport) => void): () => void;
   start(): void;
   stop(): Promise<void>;
@@ -78,9 +81,23 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const startedAt = clock.now();
   let reconciled = false;
 
+  // Notifications handed over by remember(), in arrival order; scans of the queue table are for
+  // everything else (retries, rows the function wrote while the sidecar was away, restarts).
+  const fresh: { id: string; count: number }[] = [];
+  let scanNeeded = true;
+
   const kick = () => {
     kicked = true;
+    scanNeeded = true;
     wake?.();
+  };
+
+  const processFresh = async ({ id, count }: { id: string; count: number }) => {
+    for (let index = 0; index < count; index++) {
+      if (!running || !session.isOpen()) return;
+      const row = await queue.recipient(id, index);
+      if (row && row.state === 'queued' && row.nextAttemptAt <= clock.now()) await processRow(row);
+    }
   };
 
   const sleep = (ms: number) =>
@@ -255,13 +272,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
           await expireStale();
         }
         if (session.isOpen() && !reconciled) reconciled = await reconcileOwn();
-        if (session.isOpen()) {
+        if (session.isOpen() && fresh.length > 0) {
+          await processFresh(fresh.shift()!);
+          continue;
+        }
+        if (session.isOpen() && scanNeeded) {
+          scanNeeded = false;
           const due = await queue.due(clock.now(), 50);
           for (const row of due) {
             if (!running || !session.isOpen()) break;
             await processRow(row);
           }
-          if (due.length > 0) continue;
+          if (due.length > 0) {
+            scanNeeded = true;
+            continue;
+          }
         }
       } catch (error) {
         log.error({ err: error }, 'delivery pass failed; will try again');
@@ -272,6 +297,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         idleWaiters = [];
         for (const w of waiters) w();
         if (running) await sleep(pollMs);
+        scanNeeded = true; // retries come due and other writers (the function, offline) add rows
       }
     }
   };
@@ -280,9 +306,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let offStatus: (() => void) | undefined;
   return {
     kick,
-    remember(n) {
+    remember(n, recipientCount) {
       notifications.set(n.id, n);
       if (notifications.size > 1000) notifications.delete(notifications.keys().next().value!);
+      // Offline, the scan after reconnecting finds them; a bounded list keeps a flood from growing memory.
+      if (session.isOpen() && fresh.length < 10_000) fresh.push({ id: n.id, count: recipientCount });
+      kicked = true;
+      wake?.();
     },
     onReport(listener) {
       events.on('report', listener);

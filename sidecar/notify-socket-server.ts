@@ -157,8 +157,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
       waitForDelivery: n.waitForDelivery,
       content: n.content,
       recipients: [],
-    });
-    worker.kick();
+    }, n.recipients.length);
   };
 
   const handleWatch = async (ws: WebSocket, m: Extract<ClientMessage, { type: 'watch' }>) => {
