@@ -27,7 +27,25 @@ interface SlotState {
   finished: boolean;
 }
 
-export function createAttachmentReceiver(store: AttachmentStore): AttachmentReceiver {
+/** Pausing the socket while storage catches up keeps a fast sender from filling memory. */
+export interface FlowControl {
+  pause(): void;
+  resume(): void;
+}
+
+const HIGH_WATER_BYTES = 8 * 1024 * 1024;
+const LOW_WATER_BYTES = 2 * 1024 * 1024;
+
+export function createAttachmentReceiver(store: AttachmentStore, flow?: FlowControl): AttachmentReceiver {
+  let pendingBytes = 0;
+  let paused = false;
+  const written = (bytes: number) => {
+    pendingBytes -= bytes;
+    if (paused && pendingBytes <= LOW_WATER_BYTES) {
+      paused = false;
+      flow?.resume();
+    }
+  };
   const uploads = new Map<string, { slots: Map<AttachmentSlot, SlotState & { writer: ReturnType<AttachmentStore['writer']> }>; fail: (e: Error) => void; check: () => void }>();
 
   return {
@@ -78,7 +96,12 @@ export function createAttachmentReceiver(store: AttachmentStore): AttachmentRece
         return;
       }
       const data = frame.data;
-      slot.chain = slot.chain.then(() => slot.writer.write(data));
+      pendingBytes += data.byteLength;
+      if (!paused && pendingBytes >= HIGH_WATER_BYTES) {
+        paused = true;
+        flow?.pause();
+      }
+      slot.chain = slot.chain.then(() => slot.writer.write(data)).finally(() => written(data.byteLength));
       slot.chain.catch((e: unknown) => upload.fail(e as Error));
       if (frame.last) {
         slot.chain = slot.chain.then(async () => {

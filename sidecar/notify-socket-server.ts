@@ -176,7 +176,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
 
   wss.on('connection', (ws: WebSocket) => {
     let inFlight = 0;
-    const receiver = createAttachmentReceiver(deps.attachments);
+    const receiver = createAttachmentReceiver(deps.attachments, { pause: () => ws.pause(), resume: () => ws.resume() });
     let idleTimer = setTimeout(() => ws.close(CLOSE_CODES.idle, 'idle'), idleTimeoutMs);
     const touch = () => {
       clearTimeout(idleTimer);
