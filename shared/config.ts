@@ -4,6 +4,7 @@
  * variable's name rather than misbehaving later.
  */
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -29,6 +30,9 @@ export function azuriteConnectionString(tablePort: number, host = '127.0.0.1'): 
     `TableEndpoint=http://${host}:${tablePort}/${AZURITE_ACCOUNT};`
   );
 }
+
+/** WHATSAPP_SEND_BUDGET when unset: a conservative pace for a personal number (tune per use). */
+export const DEFAULT_SEND_BUDGET = '60 per minute, 1000 per day';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const duration = (fallback: number) =>
@@ -75,11 +79,31 @@ const envSchema = z.object({
     }),
   WHATSAPP_WAIT_TIMEOUT_MS: duration(30_000),
   WHATSAPP_SEND_INTERVAL_MS: duration(1_000),
+  // Global send budget of the paired number (anti-ban): comma-separated limits, each a sliding
+  // window; "off" disables it. Sends over budget wait in the queue (sidecar/send-budget.ts).
+  WHATSAPP_SEND_BUDGET: z
+    .string()
+    .optional()
+    .transform((v, ctx): RateLimitSpec[] => {
+      const text = v === undefined || v.trim() === '' ? DEFAULT_SEND_BUDGET : v;
+      if (/^\s*(off|none|unlimited)\s*$/i.test(text)) return [];
+      const specs = text.split(',').map((part) => parseRateLimit(part));
+      if (specs.some((s) => s === undefined || s.limit > 100_000)) {
+        ctx.addIssue({ code: 'custom', message: 'must look like "60 per minute, 1000 per day" (each at most 100000), or "off"' });
+        return z.NEVER;
+      }
+      return specs as RateLimitSpec[];
+    }),
   WHATSAPP_QUEUE_TTL: duration(24 * 3_600_000),
   WHATSAPP_OFFLINE_POLICY: z.enum(['queue', 'reject']).default('queue'),
   WHATSAPP_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   WHATSAPP_MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(100 * 1024 * 1024),
   WHATSAPP_WS_URL: optionalText,
+  // This sidecar's stable identity (queue leases, session lease): a restart with the same id
+  // resumes its own unfinished sends at once. Must differ between sidecars running side by side.
+  WHATSAPP_SIDECAR_ID: optionalText,
+  WHATSAPP_SESSION_LEASE: duration(30_000),
+  WHATSAPP_WEB_VERSION_URL: z.string().url().default('https://web.whatsapp.com/sw.js'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -98,11 +122,18 @@ export interface Config {
   rateLimit: RateLimitSpec;
   waitTimeoutMs: number;
   sendIntervalMs: number;
+  /** WHATSAPP_SEND_BUDGET; empty when "off". */
+  sendBudget: RateLimitSpec[];
   queueTtlMs: number;
   offlinePolicy: 'queue' | 'reject';
   maxImageBytes: number;
   maxDocumentBytes: number;
   whatsappWsUrl: string | undefined;
+  /** WHATSAPP_SIDECAR_ID, default the host name. */
+  sidecarId: string;
+  sessionLeaseMs: number;
+  /** Where the current WhatsApp Web version is read after a 405 (WHATSAPP_WEB_VERSION_URL). */
+  whatsappVersionUrl: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -139,11 +170,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: e.WHATSAPP_RATE_LIMIT,
     waitTimeoutMs: e.WHATSAPP_WAIT_TIMEOUT_MS,
     sendIntervalMs: e.WHATSAPP_SEND_INTERVAL_MS,
+    sendBudget: e.WHATSAPP_SEND_BUDGET,
     queueTtlMs: e.WHATSAPP_QUEUE_TTL,
     offlinePolicy: e.WHATSAPP_OFFLINE_POLICY,
     maxImageBytes: e.WHATSAPP_MAX_IMAGE_BYTES,
     maxDocumentBytes: e.WHATSAPP_MAX_DOCUMENT_BYTES,
     whatsappWsUrl: e.WHATSAPP_WS_URL,
+    sidecarId: e.WHATSAPP_SIDECAR_ID ?? os.hostname(),
+    sessionLeaseMs: e.WHATSAPP_SESSION_LEASE,
+    whatsappVersionUrl: e.WHATSAPP_WEB_VERSION_URL,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -4,11 +4,23 @@
  */
 import qrcode from 'qrcode-terminal';
 import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
 import { startSidecar } from './sidecar-app.js';
 
 const config = loadConfig();
+const log = createLogger({ level: config.logLevel, name: 'sidecar' });
+// Baileys' Signal library prints whole sessions (private ratchet keys) with console.info/warn, and
+// on a server stdout is the log. Console calls go to the masked logger as their text only, never
+// their objects.
+const consoleLog = log.child({ component: 'console' });
+const consoleText = (args: unknown[]) => args.filter((a) => typeof a === 'string' || typeof a === 'number').join(' ');
+console.log = console.info = console.debug = (...args: unknown[]) => consoleLog.debug(consoleText(args));
+console.warn = (...args: unknown[]) => consoleLog.warn(consoleText(args));
+console.error = (...args: unknown[]) => consoleLog.error(consoleText(args));
+
 const app = await startSidecar({
   config,
+  log,
   printQr: (qr) => qrcode.generate(qr, { small: true }, (art: string) => process.stderr.write(`Scan with WhatsApp → Linked devices:\n${art}\n`)),
 });
 
