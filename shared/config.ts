@@ -66,6 +66,7 @@ const envSchema = z.object({
   WHATSAPP_SESSION_SECRET: optionalText,
   WHATSAPP_ADMIN_PASSWORD: optionalText,
   WHATSAPP_ADMIN_HOST: optionalText,
+  WHATSAPP_ADMIN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   WHATSAPP_RATE_LIMIT: z
     .string()
     .optional()
@@ -118,7 +119,9 @@ export interface Config {
   apiKeyPepper: string | undefined;
   sessionSecret: string | undefined;
   adminPassword: string | undefined;
+  /** Where the admin page and admin API listen; the function socket stays on sidecarHost. */
   adminHost: string;
+  adminPort: number;
   rateLimit: RateLimitSpec;
   waitTimeoutMs: number;
   sendIntervalMs: number;
@@ -167,6 +170,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionSecret: e.WHATSAPP_SESSION_SECRET,
     adminPassword: e.WHATSAPP_ADMIN_PASSWORD,
     adminHost: e.WHATSAPP_ADMIN_HOST ?? '127.0.0.1',
+    // Same host: one listener serves both. Another host: its own port, next to the sidecar's.
+    adminPort:
+      e.WHATSAPP_ADMIN_PORT ??
+      ((e.WHATSAPP_ADMIN_HOST ?? '127.0.0.1') === e.WHATSAPP_SIDECAR_HOST || e.WHATSAPP_SIDECAR_PORT === 0 ? e.WHATSAPP_SIDECAR_PORT : e.WHATSAPP_SIDECAR_PORT + 1),
     rateLimit: e.WHATSAPP_RATE_LIMIT,
     waitTimeoutMs: e.WHATSAPP_WAIT_TIMEOUT_MS,
     sendIntervalMs: e.WHATSAPP_SEND_INTERVAL_MS,

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Clock } from '../shared/clock.js';
 import { ConfigError, type Config } from '../shared/config.js';
-import { secretsEqual } from '../shared/constant-time.js';
+import { bearerToken, secretsEqual } from '../shared/constant-time.js';
 import type { Logger } from '../shared/logger.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import type { RateLimitSpec } from '../shared/rate-limit-spec.js';
@@ -60,8 +60,8 @@ const MIN_EXPOSED_PASSWORD_LENGTH = 12;
  * Refuses to serve the admin page on a non-loopback address without a real password: an admin
  * API reachable through a tunnel with an empty or guessable password is how gateways get hijacked.
  */
-export function assertAdminPasswordSafe(config: Pick<Config, 'adminPassword' | 'sidecarHost'>): void {
-  if (isLoopbackHost(config.sidecarHost)) return;
+export function assertAdminPasswordSafe(config: Pick<Config, 'adminPassword' | 'adminHost'>): void {
+  if (isLoopbackHost(config.adminHost)) return;
   const password = config.adminPassword ?? '';
   const weak =
     password.trim() === '' ||
@@ -71,7 +71,7 @@ export function assertAdminPasswordSafe(config: Pick<Config, 'adminPassword' | '
   if (weak) {
     throw new ConfigError(
       `WHATSAPP_ADMIN_PASSWORD must be set to a real password (at least ${MIN_EXPOSED_PASSWORD_LENGTH} characters, not a placeholder) ` +
-        `when the sidecar listens on ${config.sidecarHost}; bind WHATSAPP_SIDECAR_HOST to 127.0.0.1 or set a strong password`,
+        `when the admin page listens on ${config.adminHost}; bind WHATSAPP_ADMIN_HOST to 127.0.0.1 or set a strong password`,
     );
   }
 }
@@ -151,8 +151,24 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
 
   const refuse = (res: ServerResponse, status: 401 | 403, message: string) => sendJson(res, status, { status: 'error', message });
 
+  const tooManyAttempts = (res: ServerResponse, retryAfterSeconds: number) =>
+    sendJson(res, 429, { status: 'error', message: 'Too many sign-in attempts; try again later' }, { 'Retry-After': String(retryAfterSeconds) });
+
   const authorize: AdminAuthorizer = (req, res, mutating) => {
-    if (isBearerAuthorized(req, password)) return true;
+    // A script's Bearer password is a sign-in too: wrong guesses count against the same limit.
+    if (bearerToken(req.headers.authorization) !== undefined) {
+      const address = clientAddress(req);
+      const blocked = signInLimiter.peek(address);
+      if (!blocked.allowed) {
+        tooManyAttempts(res, blocked.retryAfterSeconds);
+        return false;
+      }
+      if (isBearerAuthorized(req, password)) return true;
+      const decision = signInLimiter.hit(address);
+      if (!decision.allowed) tooManyAttempts(res, decision.retryAfterSeconds);
+      else refuse(res, 401, password === undefined ? 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD' : 'Wrong password');
+      return false;
+    }
     const found = password === undefined ? undefined : sessionOf(req);
     if (!found) {
       refuse(res, 401, password === undefined ? 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD' : 'Sign in required');
@@ -179,16 +195,12 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     if (crossSiteReason(req)) return refuse(res, 403, 'Cross-site request refused');
     const address = clientAddress(req);
     const allowed = signInLimiter.peek(address);
-    if (!allowed.allowed) {
-      return sendJson(res, 429, { status: 'error', message: 'Too many sign-in attempts; try again later' }, { 'Retry-After': String(allowed.retryAfterSeconds) });
-    }
+    if (!allowed.allowed) return tooManyAttempts(res, allowed.retryAfterSeconds);
     const body = signInBody.safeParse(await readJson(req));
     if (!body.success || !secretsEqual(body.data.password, password)) {
       const decision = signInLimiter.hit(address);
       log.warn({ address }, 'admin: sign-in refused');
-      if (!decision.allowed) {
-        return sendJson(res, 429, { status: 'error', message: 'Too many sign-in attempts; try again later' }, { 'Retry-After': String(decision.retryAfterSeconds) });
-      }
+      if (!decision.allowed) return tooManyAttempts(res, decision.retryAfterSeconds);
       return refuse(res, 401, 'Wrong password');
     }
     // A fresh id on every sign-in (no session fixation); drop the oldest when full.

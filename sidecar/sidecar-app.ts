@@ -33,6 +33,8 @@ import { createWhatsAppSession, fetchWaWebVersion, type WhatsAppSession } from '
 export interface SidecarApp {
   url: string;
   port: number;
+  /** Where the admin page is served (the same as `url` unless WHATSAPP_ADMIN_HOST/PORT differ). */
+  adminUrl: string;
   session: WhatsAppSession;
   log: Logger;
   stop(): Promise<void>;
@@ -122,11 +124,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   const adminEvents = createAdminEvents({ session, log });
   const adminPage = createAdminPage({ auth: adminAuth, events: adminEvents, session, log });
 
-  // Timeouts are enforced by a sweep every connectionsCheckingInterval (Node's default 30 s would
-  // let a slow handshake live 40 s); they also cover the /ws upgrade, whose headers are a request.
-  const server = http.createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
-    if (health.handle(req, res)) return; // /healthz, /readyz
-    if (metrics.handle(req, res, (rq, rs) => adminAuth.authorize(rq, rs, false))) return; // /metrics, admin only
+  const serveAdmin = (req: http.IncomingMessage, res: http.ServerResponse) =>
     adminPage(req, res)
       .then((handled) => handled || adminApi(req, res))
       .then((handled) => {
@@ -136,9 +134,31 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
         log.error({ err: error }, 'sidecar request failed');
         sendJson(res, 500, { status: 'error', message: 'Internal error' });
       });
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+
+  // Timeouts are enforced by a sweep every connectionsCheckingInterval (Node's default 30 s would
+  // let a slow handshake live 40 s); they also cover the /ws upgrade, whose headers are a request.
+  const createServer = (withAdmin: boolean) => {
+    const server = http.createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
+      if (health.handle(req, res)) return; // /healthz, /readyz
+      if (!withAdmin) return sendJson(res, 404, { status: 'error', message: 'Not found' });
+      if (metrics.handle(req, res, (rq, rs) => adminAuth.authorize(rq, rs, false))) return; // /metrics, admin only
+      void serveAdmin(req, res);
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    return server;
+  };
+  const listen = (server: http.Server, port: number, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    });
+
+  // The function socket listens on WHATSAPP_SIDECAR_HOST (which may face the function app, behind
+  // TLS); the admin page stays on WHATSAPP_ADMIN_HOST (loopback by default) — one listener when
+  // both are the same address and port.
+  const shared = config.adminHost === config.sidecarHost && config.adminPort === config.sidecarPort;
+  const server = createServer(shared);
   server.on('upgrade', (req, socket, head) => {
     if (!notifySockets.handleUpgrade(req, socket, head)) {
       socket.on('error', () => undefined);
@@ -147,20 +167,24 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
       setTimeout(() => socket.destroy(), 1_000).unref();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.sidecarPort, config.sidecarHost, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, config.sidecarPort, config.sidecarHost);
+  const adminServer = shared ? undefined : createServer(true);
+  const adminPort = adminServer ? await listen(adminServer, config.adminPort, config.adminHost) : port;
+  const closeServer = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
 
   await lease.start();
   await session.start();
   worker.start();
-  log.info({ port, state: session.status().state }, 'sidecar listening');
+  log.info({ port, adminPort, state: session.status().state }, 'sidecar listening');
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    adminUrl: `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${adminPort}`,
     session,
     log,
     async stop() {
@@ -171,10 +195,8 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
       await worker.stop();
       await session.stop();
       await lease.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
+      if (adminServer) await closeServer(adminServer);
     },
   };
 }

@@ -205,22 +205,22 @@ describe('start-up password check', () => {
     ['a placeholder', 'change-me'],
     ['a short one', 'short'],
   ])('%s on a public bind is a config error', (_name, adminPassword) => {
-    expect(() => assertAdminPasswordSafe({ adminPassword, sidecarHost: '0.0.0.0' })).toThrow(ConfigError);
+    expect(() => assertAdminPasswordSafe({ adminPassword, adminHost: '0.0.0.0' })).toThrow(ConfigError);
   });
 
   test('loopback binds and strong passwords are fine', () => {
-    expect(() => assertAdminPasswordSafe({ adminPassword: undefined, sidecarHost: '127.0.0.1' })).not.toThrow();
-    expect(() => assertAdminPasswordSafe({ adminPassword: undefined, sidecarHost: '::1' })).not.toThrow();
-    expect(() => assertAdminPasswordSafe({ adminPassword: undefined, sidecarHost: 'localhost' })).not.toThrow();
-    expect(() => assertAdminPasswordSafe({ adminPassword: 'a-real-long-passphrase', sidecarHost: '0.0.0.0' })).not.toThrow();
+    expect(() => assertAdminPasswordSafe({ adminPassword: undefined, adminHost: '127.0.0.1' })).not.toThrow();
+    expect(() => assertAdminPasswordSafe({ adminPassword: undefined, adminHost: '::1' })).not.toThrow();
+    expect(() => assertAdminPasswordSafe({ adminPassword: undefined, adminHost: 'localhost' })).not.toThrow();
+    expect(() => assertAdminPasswordSafe({ adminPassword: 'a-real-long-passphrase', adminHost: '0.0.0.0' })).not.toThrow();
   });
 
-  test('the real sidecar refuses to start on 0.0.0.0 with a placeholder password', async () => {
+  test('the real sidecar refuses to serve the admin page on 0.0.0.0 with a placeholder password', async () => {
     const { spawnSync } = await import('node:child_process');
     const { DIST } = await import('./support/paths.js');
     const path = await import('node:path');
     const result = spawnSync(process.execPath, [path.join(DIST, 'sidecar', 'main.js')], {
-      env: { ...stack.env, WHATSAPP_SIDECAR_HOST: '0.0.0.0', WHATSAPP_SIDECAR_PORT: '0', WHATSAPP_ADMIN_PASSWORD: 'changeme' },
+      env: { ...stack.env, WHATSAPP_ADMIN_HOST: '0.0.0.0', WHATSAPP_SIDECAR_PORT: '0', WHATSAPP_ADMIN_PASSWORD: 'changeme' },
       timeout: 15_000,
       encoding: 'utf8',
     });
