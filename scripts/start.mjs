@@ -72,8 +72,23 @@ function envPort(name, fallback) {
   return port;
 }
 
-/** Secrets from the environment when set, else from .data/dev-secrets.json, generated there once. */
+/** `Values` of local.settings.json, which `func start` gives the function host. */
+function localSettingsValues() {
+  try {
+    const values = JSON.parse(readFileSync(path.join(ROOT, 'local.settings.json'), 'utf8')).Values;
+    return values && typeof values === 'object' ? values : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Secrets from the environment when set; else what local.settings.json holds (so the sidecar and a
+ * `func start` host agree whichever of env and local.settings.json Core Tools prefers); else from
+ * .data/dev-secrets.json, generated there once.
+ */
 function devSecrets() {
+  const local = localSettingsValues();
   let stored = {};
   if (existsSync(SECRETS_FILE)) {
     try {
@@ -91,6 +106,8 @@ function devSecrets() {
     if (env !== undefined && env !== '') {
       values[name] = env;
       fromEnv.add(name);
+    } else if (typeof local[name] === 'string' && local[name] !== '') {
+      values[name] = local[name];
     } else if (typeof stored[name] === 'string' && stored[name] !== '') {
       values[name] = stored[name];
     } else {
