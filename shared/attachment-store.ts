@@ -9,7 +9,7 @@
 import { Readable } from 'node:stream';
 import { MAX_CHUNKED_BYTES, fromChunkProperties, toChunkProperties } from './chunked-binary.js';
 import { odata } from '@azure/data-tables';
-import type { TableStore } from './table-store.js';
+import { getEntityOrUndefined, type TableStore } from './table-store.js';
 
 export type AttachmentSlot = 'image' | 'document';
 
@@ -85,14 +85,17 @@ export function createAttachmentStore(tables: TableStore): AttachmentStore {
       const pk = partition(notificationId, slot);
       async function* chunks() {
         await tables.ensureTables();
-        let found = false;
-        // One entity at a time, in row-key order (the service returns a partition sorted).
-        for await (const e of client().listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } })) {
-          found = true;
-          const bytes = fromChunkProperties(e);
+        // Point reads, one entity at a time: a query would page up to 1000 entities (a whole 100 MiB
+        // document) into a single response.
+        for (let index = 0; ; index++) {
+          const entity = await getEntityOrUndefined<Record<string, unknown>>(client(), pk, rowKey(index));
+          if (!entity) {
+            if (index === 0) throw new Error(`attachment ${slot} of ${notificationId} is missing`);
+            return;
+          }
+          const bytes = fromChunkProperties(entity);
           if (bytes.byteLength > 0) yield bytes;
         }
-        if (!found) throw new Error(`attachment ${slot} of ${notificationId} is missing`);
       }
       return Readable.from(chunks(), { objectMode: false });
     },
