@@ -116,12 +116,28 @@ export function createIdempotencyStore(deps: {
         const now = clock.now();
         return { state: 'pending', notificationId, createdAt: now, expiresAt: now + ttlMs };
       };
-      try {
-        const created = await client().createEntity({ partitionKey: pk, rowKey: rk, ...fresh() });
-        return claimFor(pk, rk, created.etag ?? '*');
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-      }
+      /** Claims the key by creating its row; undefined when a row is already there. */
+      const create = async (): Promise<IdempotencyClaim | undefined> => {
+        try {
+          const created = await client().createEntity({ partitionKey: pk, rowKey: rk, ...fresh() });
+          return claimFor(pk, rk, created.etag ?? '*');
+        } catch (error) {
+          if (!isConflict(error)) throw error;
+          return undefined;
+        }
+      };
+      const first = await create();
+      if (first) return first;
+      /** Replaces a stale row if nobody changed it meanwhile; undefined when someone did. */
+      const takeOver = async (etag: string): Promise<IdempotencyClaim | undefined> => {
+        try {
+          const taken = await client().updateEntity({ partitionKey: pk, rowKey: rk, ...fresh() }, 'Replace', { etag });
+          return claimFor(pk, rk, taken.etag ?? '*');
+        } catch (error) {
+          if (!isPreconditionFailed(error)) throw error;
+          return undefined;
+        }
+      };
       const deadline = clock.now() + waitMs;
       const busy = () => new HttpError(409, 'A request with this Idempotency-Key is still being processed; retry later', undefined, { 'Retry-After': '1' });
       // Bounded: about waitMs of polling, plus a few lost races.
@@ -130,22 +146,14 @@ export function createIdempotencyStore(deps: {
         const now = clock.now();
         if (!row) {
           // Released by a first attempt that failed: this one may try.
-          try {
-            const created = await client().createEntity({ partitionKey: pk, rowKey: rk, ...fresh() });
-            return claimFor(pk, rk, created.etag ?? '*');
-          } catch (error) {
-            if (!isConflict(error)) throw error;
-            continue;
-          }
+          const created = await create();
+          if (created) return created;
+          continue;
         }
         if (row.expiresAt <= now) {
-          try {
-            const taken = await client().updateEntity({ partitionKey: pk, rowKey: rk, ...fresh() }, 'Replace', { etag: row.etag });
-            return claimFor(pk, rk, taken.etag ?? '*');
-          } catch (error) {
-            if (!isPreconditionFailed(error)) throw error;
-            continue;
-          }
+          const taken = await takeOver(row.etag);
+          if (taken) return taken;
+          continue;
         }
         if (row.state === 'done') return { kind: 'replay', response: replay(row) };
         if (now - row.createdAt > deps.staleAfterMs) {
@@ -156,13 +164,9 @@ export function createIdempotencyStore(deps: {
             if (claim.kind === 'first') await claim.finish(answer);
             return { kind: 'replay', response: { ...answer, headers: { ...plainHeaders(answer.headers), 'Idempotent-Replayed': 'true' } } };
           }
-          try {
-            const taken = await client().updateEntity({ partitionKey: pk, rowKey: rk, ...fresh() }, 'Replace', { etag: row.etag });
-            return claimFor(pk, rk, taken.etag ?? '*');
-          } catch (error) {
-            if (!isPreconditionFailed(error)) throw error;
-            continue;
-          }
+          const taken = await takeOver(row.etag);
+          if (taken) return taken;
+          continue;
         }
         if (now >= deadline) throw busy();
         await new Promise((r) => setTimeout(r, 100));

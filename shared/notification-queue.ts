@@ -44,6 +44,7 @@ export interface RecipientRow {
   state: RecipientState;
   attempts: number;
   nextAttemptAt: number;
+  expiresAt?: number;
   leaseOwner?: string;
   leaseUntil?: number;
   error?: string;
@@ -82,6 +83,8 @@ type RecipientEntity = {
   state: RecipientState;
   attempts: number;
   nextAttemptAt: number;
+  /** The notification's expiry, copied so expired rows are found without reading each header. */
+  expiresAt?: number;
   leaseOwner?: string;
   leaseUntil?: number;
   error?: string;
@@ -120,8 +123,10 @@ export interface NotificationQueue {
   get(id: string): Promise<QueuedNotification | undefined>;
   /** Recipients that may be sent now: queued and due, or sending with an expired lease. */
   due(now: number, limit: number): Promise<RecipientRow[]>;
-  /** Every recipient not yet finished (for status pages and expiry). */
+  /** Every recipient not yet finished (for status pages). */
   unfinished(limit: number): Promise<RecipientRow[]>;
+  /** Queued recipients whose notification was due to expire by `now` (candidates: the header decides). */
+  expiring(now: number, limit: number): Promise<RecipientRow[]>;
   /** Takes the row if nobody changed it since it was read; undefined when someone else did. */
   claim(row: RecipientRow, owner: string, leaseUntil: number): Promise<RecipientRow | undefined>;
   /** Conditional update against the row's ETag; undefined when the row changed meanwhile. */
@@ -142,6 +147,7 @@ function toRow(e: RecipientEntity & { etag: string }): RecipientRow {
     state: e.state,
     attempts: e.attempts,
     nextAttemptAt: e.nextAttemptAt,
+    ...(typeof e.expiresAt === 'number' ? { expiresAt: e.expiresAt } : {}),
     ...(e.leaseOwner ? { leaseOwner: e.leaseOwner } : {}),
     ...(typeof e.leaseUntil === 'number' ? { leaseUntil: e.leaseUntil } : {}),
     ...(e.error ? { error: e.error } : {}),
@@ -177,6 +183,7 @@ function actionsFor(n: NewNotification): TransactionAction[] {
       state: 'queued',
       attempts: 0,
       nextAttemptAt: n.createdAt.getTime(),
+      expiresAt: n.expiresAt.getTime(),
       messageIds: '[]',
       updatedAt,
     };
@@ -270,6 +277,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       state: next.state,
       attempts: next.attempts,
       nextAttemptAt: next.nextAttemptAt,
+      ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}),
       leaseOwner: next.leaseOwner ?? '',
       leaseUntil: next.leaseUntil ?? 0,
       error: next.error ?? '',
@@ -328,6 +336,11 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
         .filter((r) => r.state === 'queued' || (r.leaseUntil ?? 0) < now)
         .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
         .slice(0, limit);
+    },
+
+    async expiring(now, limit) {
+      await tables.ensureTables();
+      return readRecipients(odata`kind eq 'recipient' and state eq 'queued' and expiresAt le ${now}`, limit);
     },
 
     async unfinished(limit) {

@@ -57,6 +57,8 @@ export interface DeliveryWorkerDeps {
   random?: () => number;
   /** Where attachment bytes live; removed once every recipient of a notification is finished. */
   attachments?: { remove(notificationId: string): Promise<void> };
+  /** How often queued rows are checked for expiry (default 60 s). */
+  expirySweepMs?: number;
   /** Optional gate (global send budget): resolves when one more send may go out. */
   beforeSend?: () => Promise<void>;
 }
@@ -246,10 +248,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
   };
 
+  // Rows carry their notification's expiry, so finding candidates is one filtered query; processRow
+  // re-reads the header (an admin retry may have extended it) before expiring anything.
   const expireStale = async () => {
-    for (const row of await queue.unfinished(500)) {
+    for (const row of await queue.expiring(clock.now(), 500)) {
       const n = await notificationFor(row.notificationId);
-      if (n && Date.parse(n.expiresAt) <= clock.now() && row.state === 'queued') await processRow(row);
+      if (n && (await stillExpired(n, clock.now()))) await processRow(row);
     }
   };
 
@@ -267,7 +271,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     while (running) {
       kicked = false;
       try {
-        if (clock.now() - lastSweep > 60_000) {
+        if (clock.now() - lastSweep > (deps.expirySweepMs ?? 60_000)) {
           lastSweep = clock.now();
           await expireStale();
         }

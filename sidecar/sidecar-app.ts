@@ -76,6 +76,8 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     log,
     owner: config.sidecarId, // stable: a restart resumes its own unfinished sends at once
     sendIntervalMs: config.sendIntervalMs,
+    // Expiry is checked often enough to be timely for short TTLs, at most once a minute.
+    expirySweepMs: Math.min(60_000, Math.max(1_000, config.queueTtlMs / 4)),
     beforeSend: () => sendBudget.acquire(),
   });
   const notifySockets = createNotifySocketServer({
