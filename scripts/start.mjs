@@ -51,11 +51,15 @@ function runNpm(args) {
   if (result.status !== 0) throw new StartError(`npm ${args.join(' ')} failed (exit ${result.status ?? result.signal})`);
 }
 
-/** `ci` for a fresh clone, `install` when the lock file changed since the last install, else nothing. */
+/**
+ * `install` for a fresh clone or when the lock file changed since the last install, else nothing.
+ * Not `npm ci`: the lock records platform-specific optional packages only for the platforms the
+ * registry served when it was written, and `npm ci` refuses such a lock where `npm install` copes.
+ */
 function installNeeded() {
   const lock = path.join(ROOT, 'package-lock.json');
   const installed = path.join(ROOT, 'node_modules', '.package-lock.json');
-  if (!existsSync(path.join(ROOT, 'node_modules'))) return existsSync(lock) ? 'ci' : 'install';
+  if (!existsSync(path.join(ROOT, 'node_modules'))) return 'install';
   if (!existsSync(installed)) return 'install';
   if (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs) return 'install';
   return undefined;

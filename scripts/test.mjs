@@ -13,7 +13,9 @@ const run = (command, args, env = process.env) => {
   if (result.status !== 0) process.exit(result.status ?? 1);
 };
 
-if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) run('npm', ['ci', '--no-audit', '--no-fund']);
+// `npm install`, not `npm ci`: the lock lists platform-specific optional packages only for the
+// platforms the registry served, and `npm ci` refuses such a lock where `npm install` copes.
+if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) run('npm', ['install', '--no-audit', '--no-fund']);
 
 const CHROMIUM = '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) {
