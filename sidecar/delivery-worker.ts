@@ -40,8 +40,6 @@ export interface DeliveryWorker {
   onReport(listener: (report: DeliveryReport) => void): () => void;
   start(): void;
   stop(): Promise<void>;
-  /** Resolves when the queue has nothing due (for tests and graceful shutdown). */
-  idle(): Promise<void>;
 }
 
 export interface DeliveryWorkerDeps {
@@ -78,7 +76,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let wake: (() => void) | undefined;
   let kicked = false;
   let loop: Promise<void> | undefined;
-  let idleWaiters: (() => void)[] = [];
   let lastSendAt = 0;
   const startedAt = clock.now();
   let reconciled = false;
@@ -297,9 +294,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         await sleep(1_000);
       }
       if (!kicked) {
-        const waiters = idleWaiters;
-        idleWaiters = [];
-        for (const w of waiters) w();
         if (running) await sleep(pollMs);
         scanNeeded = true; // retries come due and other writers (the function, offline) add rows
       }
@@ -340,10 +334,5 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       wake?.();
       await loop;
     },
-    idle: () =>
-      new Promise<void>((resolve) => {
-        idleWaiters.push(resolve);
-        kick();
-      }),
   };
 }

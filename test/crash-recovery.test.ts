@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { burstSize, countAtPeer, runBurst } from './support/chaos-burst.js';
+import { countAtPeer, chaosScenario } from './support/chaos-burst.js';
 import { freePort } from './support/free-port.js';
 import { startPairedStack, type PairedStack } from './support/paired-stack.js';
 import { DIST } from './support/paths.js';
@@ -73,21 +73,16 @@ test('in flight when the sidecar dies: resent at once under the same id, shown o
 }, 60_000);
 
 test('kill -9 the sidecar mid-burst: every answered notification arrives exactly once', async () => {
-  const count = burstSize();
-  const prefix = `sidecar-kill-${Date.now()}`;
-  const startedAt = Date.now();
-  const resendsBefore = stack.peer.stats.duplicates;
-  const outcomes = await runBurst({
-    count,
-    prefix,
-    gapMs: 20,
-    breakAt: Math.floor(count / 3),
+  const { count, counts } = await chaosScenario({
+    scenario: 'kill -9 sidecar mid-burst',
+    prefixBase: 'sidecar-kill',
+    peer: stack.peer,
     breakIt: restartSidecar,
     send: (i, text) => stack.notify({ apikey: stack.apiKey, phone: CONTACTS[i % CONTACTS.length], message: text }),
+    afterBurst: async () => {
+      await stack.waitForState('open', 20_000);
+    },
   });
-  await stack.waitForState('open', 20_000);
-  const counts = await countAtPeer({ scenario: 'kill -9 sidecar mid-burst', peer: stack.peer, outcomes, prefix, resendsBefore, startedAt });
-  console.log(JSON.stringify(counts));
   expect(counts.answered).toBeGreaterThan(count / 2);
   expect(counts.lostTexts).toEqual([]);
   expect(counts.duplicated).toBe(0);
@@ -128,16 +123,11 @@ test('kill -9 the function host mid-burst: nothing answered is lost', async () =
   };
   await startHost();
   try {
-    const count = burstSize();
-    const prefix = `function-kill-${Date.now()}`;
-    const startedAt = Date.now();
-    const resendsBefore = stack.peer.stats.duplicates;
-    const outcomes = await runBurst({
-      count,
-      prefix,
-      gapMs: 20,
+    const { count, counts } = await chaosScenario({
+      scenario: 'kill -9 function host mid-burst',
+      prefixBase: 'function-kill',
+      peer: stack.peer,
       errorPauseMs: 250,
-      breakAt: Math.floor(count / 3),
       breakIt: async () => {
         await killHost();
         await new Promise((r) => setTimeout(r, 300));
@@ -145,8 +135,6 @@ test('kill -9 the function host mid-burst: nothing answered is lost', async () =
       },
       send: (i, text) => stack.notify({ apikey: stack.apiKey, phone: CONTACTS[i % CONTACTS.length], message: text }, { url }),
     });
-    const counts = await countAtPeer({ scenario: 'kill -9 function host mid-burst', peer: stack.peer, outcomes, prefix, resendsBefore, startedAt });
-    console.log(JSON.stringify(counts));
     expect(counts.answered).toBeGreaterThan(count / 2);
     expect(counts.lostTexts).toEqual([]);
     expect(counts.duplicated).toBe(0);

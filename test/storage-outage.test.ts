@@ -10,7 +10,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createApiKeyStore } from '../shared/api-keys.js';
-import { burstSize, countAtPeer, runBurst } from './support/chaos-burst.js';
+import { chaosScenario } from './support/chaos-burst.js';
 import { startPairedStack, type PairedStack } from './support/paired-stack.js';
 
 const CONTACTS = ['919876543210', '919876543211', '447700900123'];
@@ -85,24 +85,18 @@ test('storage down: 503 JSON, quickly, for the notify call and the status lookup
 }, 60_000);
 
 test('Azurite stopped and restarted mid-burst: 503 during the outage, nothing answered lost or shown twice', async () => {
-  const count = burstSize();
-  const prefix = `storage-restart-${Date.now()}`;
-  const startedAt = Date.now();
-  const resendsBefore = stack.peer.stats.duplicates;
-  const outcomes = await runBurst({
-    count,
-    prefix,
-    gapMs: 20,
-    breakAt: Math.floor(count / 3),
+  const { counts } = await chaosScenario({
+    scenario: 'Azurite stop/restart mid-burst',
+    prefixBase: 'storage-restart',
+    peer: stack.peer,
     breakIt: async () => {
       await stopAzurite();
       await new Promise((r) => setTimeout(r, 2_000));
       await stack.azurite.start();
     },
     send: (i, text) => stack.notify({ apikey: stack.apiKey, phone: CONTACTS[i % CONTACTS.length], message: text }),
+    timeoutMs: 90_000,
   });
-  const counts = await countAtPeer({ scenario: 'Azurite stop/restart mid-burst', peer: stack.peer, outcomes, prefix, resendsBefore, startedAt, timeoutMs: 90_000 });
-  console.log(JSON.stringify(counts));
   expect(counts.notAnswered['503'] ?? 0).toBeGreaterThan(0);
   expect(Object.keys(counts.notAnswered).filter((k) => k !== '503')).toEqual([]);
   expect(counts.lostTexts).toEqual([]);

@@ -121,3 +121,45 @@ export async function countAtPeer(options: {
   if (process.env.CHAOS_REPORT) appendFileSync(process.env.CHAOS_REPORT, `${JSON.stringify(result)}\n`);
   return result;
 }
+
+/**
+ * One chaos scenario: a burst of `burstSize()` distinct texts, broken a third of the way in by
+ * `breakIt`, then counted at the peer. The caller asserts on the counts.
+ */
+export async function chaosScenario(options: {
+  scenario: string;
+  prefixBase: string;
+  peer: WhatsAppPeer;
+  send: (index: number, text: string) => Promise<{ status: number }>;
+  breakIt: () => Promise<void>;
+  errorPauseMs?: number;
+  /** Runs after the burst, before counting (e.g. wait for WhatsApp to be open again). */
+  afterBurst?: () => Promise<void>;
+  timeoutMs?: number;
+}): Promise<{ count: number; counts: ChaosCounts }> {
+  const count = burstSize();
+  const prefix = `${options.prefixBase}-${Date.now()}`;
+  const startedAt = Date.now();
+  const resendsBefore = options.peer.stats.duplicates;
+  const outcomes = await runBurst({
+    count,
+    prefix,
+    gapMs: 20,
+    ...(options.errorPauseMs !== undefined ? { errorPauseMs: options.errorPauseMs } : {}),
+    breakAt: Math.floor(count / 3),
+    breakIt: options.breakIt,
+    send: options.send,
+  });
+  await options.afterBurst?.();
+  const counts = await countAtPeer({
+    scenario: options.scenario,
+    peer: options.peer,
+    outcomes,
+    prefix,
+    resendsBefore,
+    startedAt,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  console.log(JSON.stringify(counts));
+  return { count, counts };
+}
