@@ -74,7 +74,7 @@ export function writeReport(unsorted: Report): void {
     `sending to its own loopback peer, bare \`node\`. Throughput runs are ${report.loadSeconds} s of autocannon per row; pacing and`,
     'the send budget are off (`WHATSAPP_SEND_INTERVAL_MS=0`, `WHATSAPP_SEND_BUDGET=off`) and the per-key limit raised, so the',
     'service itself is measured. "WhatsApp open" is the normal 200 path while the sidecar also sends what it accepts;',
-    '"paused" is the 202 path (`POST /whatsapp/api/disconnect`), where only the durable write is left.',
+    '"paused" is the deferred path (200 with `deferred: true`) (`POST /whatsapp/api/disconnect`), where only the durable write is left.',
     '`npx tsx bench/storage-requests.ts` counts the Azure Table requests per notification on each path.',
     '',
     table(report.figures, true),

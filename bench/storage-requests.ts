@@ -55,7 +55,7 @@ try {
   await phase('wait_for_delivery to a phone', 50, sequential(50, (i) => ({ phone: contact.phone, message: `phone-${i}`, wait_for_delivery: true })));
   await stack.admin('POST', 'disconnect');
   await stack.waitForState('paused');
-  await phase('fire-and-forget while paused (202)', 50, sequential(50, (i) => ({ self: true, message: `queued-${i}` })));
+  await phase('fire-and-forget while paused (deferred 200)', 50, sequential(50, (i) => ({ self: true, message: `queued-${i}` })));
   await phase('drain of those 50 after connect', 50, async () => {
     await stack.admin('POST', 'connect');
     await until(() => stack.peer.received.filter((m) => m.text?.startsWith('queued-')).length >= 50, 60_000, 'the drain');

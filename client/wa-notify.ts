@@ -94,14 +94,15 @@ export class WaNotify {
     if (key !== undefined) headers['Idempotency-Key'] = key;
     const answer = await this.#request(`${this.url}${NOTIFY_PATH}`, { method: 'POST', headers, body: JSON.stringify(body) }, key !== undefined);
 
-    if (answer.status === 202) return { ...expectShape(deferredBodySchema, answer), kind: 'deferred' };
     if (answer.status === 502 || answer.status === 504) {
       const report = deliveryReportBodySchema.safeParse(answer.body);
       if (report.success) throw new WaNotifyError(report.data.message, { status: answer.status, report: report.data });
     }
     if (answer.status < 200 || answer.status > 299) throw httpError(answer);
-    const hasReport = typeof answer.body === 'object' && answer.body !== null && 'data' in answer.body;
-    return hasReport ? { ...expectShape(deliveryReportBodySchema, answer), kind: 'delivery' } : { ...expectShape(queuedBodySchema, answer), kind: 'queued' };
+    const has = (field: string) => typeof answer.body === 'object' && answer.body !== null && field in answer.body;
+    // Deferred is a 200 with `deferred: true` (contract v1.1); with wait_for_delivery it carries `data` too.
+    if (has('deferred')) return { ...expectShape(deferredBodySchema, answer), kind: 'deferred' };
+    return has('data') ? { ...expectShape(deliveryReportBodySchema, answer), kind: 'delivery' } : { ...expectShape(queuedBodySchema, answer), kind: 'queued' };
   }
 
   /** GET /api/v1/whatsapp/notify/{id}: per-recipient state. A read, so it is retried without a key. */

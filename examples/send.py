@@ -32,9 +32,9 @@ def notify(message, phone=None, wait_for_delivery=False, idempotency_key=None):
     # 60 s: longer than the server's wait_for_delivery timeout (30 s by default).
     response = requests.post(f"{URL}/api/v1/whatsapp/notify", json=body, headers=headers, timeout=60)
     answer = response.json()
-    # 200 queued or delivered, 202 deferred (WhatsApp offline: queued until it reconnects).
-    # 502: none delivered; 504: no answer in time, sending goes on (answer["data"]["pending"]).
-    if response.status_code not in (200, 202):
+    # 200 queued, delivered, or deferred (answer["deferred"]: WhatsApp offline, queued until it
+    # reconnects). 502: none delivered; 504: no answer in time, sending goes on (answer["data"]["pending"]).
+    if response.status_code != 200:
         field = f" [{answer['field']}]" if answer.get("field") else ""
         raise RuntimeError(f"HTTP {response.status_code}: {answer.get('message')}{field}")
     return answer

@@ -6,7 +6,7 @@
 #   ./examples/send.sh "Build #482 finished"           # to the paired phone itself
 #   ./examples/send.sh "Deploy done" 919876543210      # to one phone
 #
-# Exit status: 0 when the API accepted the notification (200/202), else 1 with the answer on stderr.
+# Exit status: 0 when the API accepted the notification (200: queued, sent or deferred), else 1 with the answer on stderr.
 set -euo pipefail
 
 url="${WA_NOTIFY_URL:-http://127.0.0.1:7071}"
@@ -36,6 +36,6 @@ status="$(curl -sS -o "$response" -w '%{http_code}' \
   -d "$body" "$url/api/v1/whatsapp/notify")"
 
 case "$status" in
-  200 | 202) cat "$response"; echo ;;
+  200) cat "$response"; echo ;;
   *) echo "HTTP $status: $(cat "$response")" >&2; exit 1 ;;
 esac

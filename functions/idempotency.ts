@@ -4,7 +4,7 @@
  * (API key hash, SHA-256 of the key), claimed with createEntity so two concurrent repeats — on any
  * function instance — cannot both send: the loser waits briefly for the first answer, else 409.
  *
- * Only answers that queued something are remembered (200, 202, 502, 504). An error that queued
+ * Only answers that queued something are remembered (200, including deferred, 502, 504). An error that queued
  * nothing (400, 404, 409, 413, 503…) releases the key, so the client can retry with the same key.
  * The claim carries the notification id chosen for the first attempt: if that instance died before
  * answering, a later repeat finds the notification in the queue and answers for it.
@@ -16,7 +16,7 @@ import type { Logger } from '../shared/logger.js';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed, type TableStore } from '../shared/table-store.js';
 import { HttpError } from './http-errors.js';
 
-const REMEMBERED_STATUSES = new Set([200, 202, 502, 504]);
+const REMEMBERED_STATUSES = new Set([200, 502, 504]);
 
 interface IdempotencyEntity {
   state: 'pending' | 'done';

@@ -74,7 +74,10 @@ export async function startLocalHost(options: {
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const server = http.createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout / 2, 1_000) }, async (req, res) => {
     try {
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      // Real clients send `//api/v1/...` (OpenAlgo's SDK with a host ending in `/`). Runs of slashes
+      // collapse to one before routing; a leading `//` would otherwise read as a host name in new URL().
+      req.url = collapseSlashes(req.url ?? '/');
+      const url = new URL(req.url, `http://${req.headers.host ?? '127.0.0.1'}`);
       if (options.extra?.(req, res)) return;
       const method = (req.method ?? 'GET').toUpperCase();
       let match: { route: CompiledRoute; values: RegExpExecArray } | undefined;
@@ -163,6 +166,13 @@ export async function startLocalHost(options: {
         server.closeAllConnections();
       }),
   };
+}
+
+/** `//api//v1/x?q=a//b` → `/api/v1/x?q=a//b`: the path only, never the query. */
+export function collapseSlashes(target: string): string {
+  const q = target.indexOf('?');
+  const pathPart = q === -1 ? target : target.slice(0, q);
+  return pathPart.replace(/\/{2,}/g, '/') + (q === -1 ? '' : target.slice(q));
 }
 
 function send(res: http.ServerResponse, response: HttpResponseInit): void {

@@ -10,7 +10,7 @@ import type { LinkedUserStore } from '../shared/linked-users.js';
 import type { Logger } from '../shared/logger.js';
 import { NotificationExists, newNotificationId, type NotificationQueue } from '../shared/notification-queue.js';
 import { parseNotifyBody, type NotifyRequest } from '../shared/notify-request-schema.js';
-import { maskPhone } from '../shared/phone-number.js';
+import { maskPhone, phoneToJid } from '../shared/phone-number.js';
 import type { RateLimiter } from '../shared/rate-limiter.js';
 import type { WireNotification, WireRecipient } from '../shared/sidecar-protocol.js';
 import type { RequestAuthenticator } from './request-auth.js';
@@ -165,7 +165,9 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
         throw unavailable('Storage is unavailable; nothing was queued, retry later');
       });
       await queueDirectly(notification);
-      return deferredResponse(notification.id, queued, skipped);
+      // No sidecar to name the paired JID: `self` stays `self`, as in the stored notification.
+      const pending = recipients.map((r) => (r.kind === 'self' ? 'self' : phoneToJid(r.phone)));
+      return deferredResponse(notification.id, queued, skipped, notifyRequest.waitForDelivery ? pending : undefined);
     }
     if (result.kind === 'rejected') {
       const r = result.rejected;
@@ -179,7 +181,7 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
     );
     if (accepted.deferred) {
       result.delivery.cancel();
-      return deferredResponse(accepted.id, queued, skipped);
+      return deferredResponse(accepted.id, queued, skipped, notifyRequest.waitForDelivery ? accepted.recipients : undefined);
     }
     if (!notifyRequest.waitForDelivery) return queuedResponse(accepted.id, queued, skipped);
     const { reports, done } = await result.delivery.wait(settings.waitTimeoutMs);

@@ -7,13 +7,19 @@ export function queuedResponse(id: string, queued: number, skipped: number): Htt
   return jsonResponse(200, { status: 'success', message: `Queued for ${queued} recipient(s)`, queued, skipped, id });
 }
 
-export function deferredResponse(id: string, queued: number, skipped: number): HttpResponseInit {
-  return jsonResponse(202, {
+/**
+ * WhatsApp is offline: stored, sent when it reconnects. Always 200 (contract v1.1): OpenAlgo's SDK
+ * reads anything but 200 as an error, and its scripts then retry a notification already queued.
+ * With wait_for_delivery the answer still comes at once, every recipient listed as pending.
+ */
+export function deferredResponse(id: string, queued: number, skipped: number, pending?: string[]): HttpResponseInit {
+  return jsonResponse(200, {
     status: 'success',
     message: `WhatsApp is offline; queued for ${queued} recipient(s) until it reconnects`,
     queued,
     skipped,
     deferred: true,
+    ...(pending ? { data: { sent: [], failed: [], skipped, pending } } : {}),
     id,
   });
 }

@@ -25,15 +25,28 @@ export const queuedBodySchema = z
     id: notificationId,
   });
 
-/** 202: WhatsApp is offline; queued until it reconnects (either mode). */
+export const deliveryFailureSchema = z
+  .object({ to: z.string().describe('Recipient JID'), error: z.string() });
+
+/**
+ * 200 with `deferred: true` (contract v1.1; see its change note): WhatsApp is offline, the notification
+ * is stored and sent when it reconnects. With `wait_for_delivery` it also carries `data`, every
+ * recipient in `pending`, answered at once.
+ */
 export const deferredBodySchema = queuedBodySchema
   .extend({
     message: z.string().describe('`WhatsApp is offline; queued for N recipient(s) until it reconnects`'),
-    deferred: z.literal(true),
+    deferred: z.literal(true).describe('WhatsApp is offline: stored, and sent when it reconnects. A success: do not retry'),
+    data: z
+      .object({
+        sent: z.array(z.string()).max(0),
+        failed: z.array(deliveryFailureSchema).max(0),
+        skipped: count,
+        pending: z.array(z.string()).describe('Every recipient JID (`self` while the paired number is unknown)'),
+      })
+      .optional()
+      .describe('`wait_for_delivery: true` only'),
   });
-
-export const deliveryFailureSchema = z
-  .object({ to: z.string().describe('Recipient JID'), error: z.string() });
 
 /** `wait_for_delivery: true`: 200 (all or some sent), 502 (none sent), 504 (time ran out; sending goes on). */
 export const deliveryReportBodySchema = z

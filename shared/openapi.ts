@@ -144,7 +144,7 @@ export function buildOpenApiDocument(): JsonObject {
           summary: 'Send a notification',
           description:
             'Authentication happens before any other validation, then the per-key rate limit, then the body rules. ' +
-            'A notification answered 200 or 202 has been written to durable storage and is sent once per recipient.',
+            'A notification answered 200 has been written to durable storage and is sent once per recipient.',
           security: [{ ApiKeyHeader: [] }],
           parameters: [
             {
@@ -158,10 +158,9 @@ export function buildOpenApiDocument(): JsonObject {
           requestBody: { required: true, content: { 'application/json': { schema: ref('NotifyRequest') } } },
           responses: {
             '200': json(
-              { oneOf: [ref('QueuedResponse'), ref('DeliveryReportResponse')] },
-              'Queued (fire-and-forget), or with `wait_for_delivery` the delivery report: `status` is `success` when all were sent, `error` when some failed.',
+              { anyOf: [ref('QueuedResponse'), ref('DeferredResponse'), ref('DeliveryReportResponse')] },
+              'Queued (fire-and-forget); or deferred (`deferred: true`): WhatsApp is offline (sidecar unreachable, not paired, paused, reconnecting), the notification is stored and sent when it reconnects, in either mode, and with `wait_for_delivery` answered at once with every recipient in `data.pending`; or with `wait_for_delivery` the delivery report: `status` is `success` when all were sent, `error` when some failed. Every 200 is stored: do not retry it.',
             ),
-            '202': json(ref('DeferredResponse'), 'WhatsApp is offline (sidecar unreachable, not paired, paused, reconnecting): queued until it reconnects.'),
             '400': error('Invalid body or field; `field` names it (`phones[2]`, `recipient`, …).'),
             '401': error('`Invalid or missing API key`'),
             '404': error('`Username not found or not linked to WhatsApp`'),

@@ -139,3 +139,20 @@ test('the function app unreachable: exit 1 with a one-line reason', async () => 
   expect(run.stderr).toMatch(/^wa-notify send: Could not reach http:\/\/127\.0\.0\.1:9/);
   expect(run.stderr.trim().split('\n')).toHaveLength(1);
 });
+
+test('WhatsApp paused: exit 0 (even with --wait), and the line says it was deferred and must not be resent', async () => {
+  expect((await stack.admin('POST', 'disconnect')).body.state).toBe('paused');
+  try {
+    const run = await cli(['send', '--phone', '919876543211', '--wait', 'deferred by the cli']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Deferred: WhatsApp is offline; queued for 1 recipient\(s\) until it reconnects \(id q\d{12}-[0-9a-f]{16}\); it is stored and will be sent, do not resend\n$/);
+    const json = await cli(['send', '--self', '--json', 'deferred, json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'success', deferred: true, queued: 1 });
+  } finally {
+    await stack.admin('POST', 'connect');
+  }
+  await stack.waitForState('open');
+  await stack.peer.waitForMessage((m) => m.text === 'deferred by the cli', 15_000);
+});

@@ -139,7 +139,7 @@ describe('against the real stack', () => {
     expect(stack.peer.received.filter((m) => m.text === 'client: once only')).toHaveLength(1);
   });
 
-  test('WhatsApp paused: deferred (202), then delivered after connect', async () => {
+  test('WhatsApp paused: deferred (200, deferred: true), then delivered after connect', async () => {
     await stack.admin('POST', 'disconnect');
     try {
       const result: SendResult = await wa.send({ phone: '919876543210', message: 'client: deferred' });

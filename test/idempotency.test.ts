@@ -72,6 +72,29 @@ test('wait_for_delivery: the repeat gets the same delivery report', async () => 
   expect(countText('idem-wait')).toBe(1);
 });
 
+test('a deferred answer (WhatsApp paused: 200, deferred) is remembered: the repeat gets it back and one message goes out', async () => {
+  expect((await stack.admin('POST', 'disconnect')).body.state).toBe('paused');
+  const body = { apikey: stack.apiKey, phone: PHONE, message: 'idem-deferred', wait_for_delivery: true };
+  let first, again;
+  try {
+    first = await stack.notify(body, { headers: { 'Idempotency-Key': 'deferred-1' } });
+    again = await stack.notify(body, { headers: { 'Idempotency-Key': 'deferred-1' } });
+  } finally {
+    await stack.admin('POST', 'connect');
+  }
+  expect(first.status).toBe(200);
+  expect(first.body).toMatchObject({ status: 'success', deferred: true, data: { pending: [JID] } });
+  expect(again.status).toBe(200);
+  expect(again.text).toBe(first.text);
+  expect(again.headers.get('idempotent-replayed')).toBe('true');
+  await stack.waitForState('open');
+  await stack.peer.waitForMessage((m) => m.text === 'idem-deferred', 15_000);
+  const third = await stack.notify(body, { headers: { 'Idempotency-Key': 'deferred-1' } });
+  expect(third.text).toBe(first.text);
+  await settle();
+  expect(countText('idem-deferred')).toBe(1);
+});
+
 test('the same key under another API key is a different request', async () => {
   const { key: otherKey } = await createApiKeyStore(stack.tables, stack.env.WHATSAPP_API_KEY_PEPPER!).create('idem-other');
   const a = await stack.notify({ apikey: stack.apiKey, phone: PHONE, message: 'idem-two-keys' }, { headers: { 'Idempotency-Key': 'shared' } });

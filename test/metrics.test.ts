@@ -91,7 +91,8 @@ test('queue depth and oldest age count what waits while paused; readiness is 503
 
   for (const message of ['held one', 'held two']) {
     const res = await stack.notify({ apikey: stack.apiKey, phone: '919876543210', message });
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
   }
   await new Promise((r) => setTimeout(r, 1_100));
   const held = await scrape();

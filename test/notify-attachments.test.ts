@@ -47,7 +47,8 @@ const storedBytes = async (id: string, slot: 'image' | 'document') => {
 
 test('an image and a document are stored whole with the queued notification, with types from their bytes', async () => {
   const res = await send({ message: 'see attached', image_path: path.join(root, 'chart.png'), document_path: path.join(root, 'docs', 'report.pdf'), caption: 'Q3', filename: 'Q3 report.pdf' });
-  expect(res.status).toBe(202);
+  expect(res.status).toBe(200);
+  expect(res.body.deferred).toBe(true);
   const id = String(res.body.id);
   const n = await createNotificationQueue(stack.tables).get(id);
   expect(n?.content).toEqual({
@@ -62,7 +63,8 @@ test('an image and a document are stored whole with the queued notification, wit
 
 test('a document without a filename keeps its base name; CSV gets text/csv', async () => {
   const res = await send({ document_path: path.join(root, 'notes.csv') });
-  expect(res.status).toBe(202);
+  expect(res.status).toBe(200);
+  expect(res.body.deferred).toBe(true);
   const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
   expect(n?.content.document).toEqual({ byteLength: 8, mimetype: 'text/csv', fileName: 'notes.csv' });
   expect(await text(createAttachmentStore(stack.tables).open(String(res.body.id), 'document'))).toBe('a,b\n1,2\n');
@@ -100,7 +102,8 @@ test('with the sidecar down the function stores the bytes itself', async () => {
   await stack.sidecar.stop();
   try {
     const res = await send({ image_path: path.join(root, 'chart.png'), caption: 'offline' });
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
     expect((await storedBytes(String(res.body.id), 'image')).equals(pngBytes(16, 16))).toBe(true);
   } finally {
     await stack.sidecar.start();
@@ -113,6 +116,7 @@ test('a 3 MiB document streams through in many frames intact', async () => {
   big.write('%PDF-1.7', 0);
   writeFileSync(path.join(root, 'three.pdf'), big);
   const res = await send({ document_path: path.join(root, 'three.pdf') });
-  expect(res.status).toBe(202);
+  expect(res.status).toBe(200);
+  expect(res.body.deferred).toBe(true);
   expect((await storedBytes(String(res.body.id), 'document')).equals(big)).toBe(true);
 });

@@ -36,7 +36,8 @@ describe('authentication comes first', () => {
 
   test('the key is accepted from X-API-KEY when the body has none', async () => {
     const res = await stack.notify({ phone: '919876543210', message: 'hi' }, { headers: { 'X-API-KEY': stack.apiKey } });
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
   });
 
   test('a revoked key is refused', async () => {
@@ -99,7 +100,8 @@ describe('body rules → 400 naming the field', () => {
       raw: JSON.stringify(withKey({ phone: '919876543210', message: 'hi' })),
       headers: { 'Content-Type': 'text/plain' },
     });
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
   });
 
   test('bodies over 256 KiB get 413', async () => {
@@ -110,19 +112,22 @@ describe('body rules → 400 naming the field', () => {
 
   test('exactly 4096 code points of emoji is accepted', async () => {
     const res = await stack.notify(withKey({ phone: '919876543210', message: '😀'.repeat(4096) }));
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
   });
 
   test('unknown fields are ignored and null means absent', async () => {
     const res = await stack.notify(withKey({ phone: '919876543210', message: 'hi', extra: { deep: true }, username: null, caption: null }));
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
   });
 });
 
 describe('recipients', () => {
   test('phone numbers are normalised; integers are read as digits', async () => {
     const res = await stack.notify(withKey({ phones: ['+91 (98765) 43-210', 919876543211, '91.9876.543212'], message: 'hi' }));
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
     const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
     expect(n?.recipients.map((r) => r.to)).toEqual([
       '919876543210@s.whatsapp.net',
@@ -134,7 +139,8 @@ describe('recipients', () => {
   test('duplicates collapse after normalising; the first 5 distinct are sent, the rest counted in skipped', async () => {
     const phones = ['919876543210', '+91 98765 43210', '919876543211', '919876543212', '919876543213', '919876543214', '919876543215', '919876543216'];
     const res = await stack.notify(withKey({ phones, message: 'hi' }));
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
     expect(res.body).toMatchObject({ queued: 5, skipped: 2, deferred: true });
     const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
     expect(n?.recipients.map((r) => r.to.slice(0, 12))).toEqual(['919876543210', '919876543211', '919876543212', '919876543213', '919876543214']);
@@ -149,23 +155,26 @@ describe('recipients', () => {
   test('a linked username resolves to its phone', async () => {
     await stack.linkUser('trader1', '447700900123');
     const res = await stack.notify(withKey({ username: 'trader1', message: 'hi' }));
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
+    expect(res.body.deferred).toBe(true);
     const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
     expect(n?.recipients[0]?.to).toBe('447700900123@s.whatsapp.net');
   });
 });
 
 describe('offline', () => {
-  test('an unpaired sidecar answers 202 deferred in both modes, and the notification is durable', async () => {
+  test('an unpaired sidecar answers 200 deferred in both modes (v1.1), and the notification is durable', async () => {
     for (const wait of [false, true]) {
       const res = await stack.notify(withKey({ self: true, message: 'hi', wait_for_delivery: wait }));
-      expect(res.status).toBe(202);
+      expect(res.status).toBe(200);
       expect(res.body).toEqual({
         status: 'success',
         message: 'WhatsApp is offline; queued for 1 recipient(s) until it reconnects',
         queued: 1,
         skipped: 0,
         deferred: true,
+        // wait_for_delivery is answered at once, every recipient pending (`self`: the number is not known yet).
+        ...(wait ? { data: { sent: [], failed: [], skipped: 0, pending: ['self'] } } : {}),
         id: expect.stringMatching(/^q\d{12}-[0-9a-f]{16}$/),
       });
       const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
@@ -173,12 +182,20 @@ describe('offline', () => {
     }
   });
 
-  test('with the sidecar down, the function queues it itself and answers 202', async () => {
+  test('with the sidecar down, the function queues it itself and answers 200 deferred', async () => {
     await stack.sidecar.stop();
     try {
       const res = await stack.notify(withKey({ phone: '919876543210', message: 'while the sidecar is down' }));
-      expect(res.status).toBe(202);
+      expect(res.status).toBe(200);
       expect(res.body.deferred).toBe(true);
+      const waited = await stack.notify(withKey({ phones: ['919876543210', '447700900123'], message: 'waiting, sidecar down', wait_for_delivery: true }));
+      expect(waited.status).toBe(200);
+      expect(waited.body).toMatchObject({
+        status: 'success',
+        deferred: true,
+        queued: 2,
+        data: { sent: [], failed: [], skipped: 0, pending: ['919876543210@s.whatsapp.net', '447700900123@s.whatsapp.net'] },
+      });
       const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
       expect(n?.content.message).toBe('while the sidecar is down');
     } finally {

@@ -111,11 +111,11 @@ test('receipts move the recipient to delivered, then read', async () => {
   expect(await waitState('read')).toBe('read');
 });
 
-test('paused: notifications answer 202 deferred; after connect they are delivered', async () => {
+test('paused: notifications answer 200 deferred, at once even with wait_for_delivery; after connect they are delivered', async () => {
   expect((await stack.admin('POST', 'disconnect')).body.state).toBe('paused');
   const res = await send({ phone: '919876543211', message: 'queued while paused', wait_for_delivery: true });
-  expect(res.status).toBe(202);
-  expect(res.body.deferred).toBe(true);
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ status: 'success', deferred: true, data: { sent: [], failed: [], skipped: 0, pending: ['919876543211@s.whatsapp.net'] } });
   expect(textsTo('919876543211@s.whatsapp.net')).not.toContain('queued while paused');
   await stack.admin('POST', 'connect');
   await stack.waitForState('open');

@@ -2,7 +2,7 @@
  * Table storage goes away (Azurite stopped, on-disk data kept) and comes back:
  * - requests during the outage get a clear 503 JSON answer quickly — also when the API key lookup
  *   itself needs storage — never a 500 or a hang;
- * - mid-burst, nothing answered 200/202 is lost and nothing is shown twice.
+ * - mid-burst, nothing answered 200 (queued or deferred) is lost and nothing is shown twice.
  *
  * Azurite is stopped with SIGINT, its own clean shutdown: it keeps tables in memory and writes them
  * to disk every 5 s (LokiJS autosave) and on SIGINT, so a SIGKILL would lose the last seconds of

@@ -2,8 +2,8 @@
  * `wa-notify send`: one notification from a shell, through the typed client (client/) and the REST
  * API, so it works from any machine that can reach the function app. The message is the argument,
  * or standard input when none is given and stdin is not a terminal (`make 2>&1 | tail | wa-notify
- * send --self`). Exit codes: 0 sent or queued, 1 the API refused or failed (or some recipient
- * failed in --wait mode), 2 usage.
+ * send --self`). Exit codes: 0 sent, queued or deferred (WhatsApp offline: stored, sent when it
+ * reconnects), 1 the API refused or failed (or some recipient failed in --wait mode), 2 usage.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -68,7 +68,8 @@ function usage(path: readonly string[]): string {
     'Options:',
     ...labels.map(([l, d]) => `  ${l.padEnd(width)}  ${d}`),
     '',
-    'Exit status: 0 sent or queued; 1 the API answered an error, or a recipient failed with --wait;',
+    'Exit status: 0 sent, queued or deferred (WhatsApp offline: stored, sent when it reconnects);',
+    '1 the API answered an error, or a recipient failed with --wait;',
     '2 wrong usage.',
     '',
     'Examples:',
@@ -78,6 +79,10 @@ function usage(path: readonly string[]): string {
 }
 
 function describe(result: SendResult): string {
+  if (result.kind === 'deferred') {
+    // Exit 0: it is stored and will be sent. Say so, so nobody resends it.
+    return `Deferred: ${result.message} (id ${result.id}); it is stored and will be sent, do not resend`;
+  }
   if (result.kind !== 'delivery') return `${result.message} (id ${result.id})`;
   const lines = [`${result.message} (id ${result.id})`];
   for (const f of result.data.failed) lines.push(`  failed ${f.to}: ${f.error}`);

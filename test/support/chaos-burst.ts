@@ -1,7 +1,7 @@
 /**
  * Burst-and-break helpers for the chaos tests (and `npm run chaos`): fire many fire-and-forget
  * notifications with distinct texts, break something part-way, then count at the WhatsApp peer what
- * was lost (answered 200/202, never arrived) and what was duplicated (the same text shown twice).
+ * was lost (answered 200, never arrived) and what was duplicated (the same text shown twice).
  * A resend of the same message id is not a duplicate: the peer, like a phone, shows it once and
  * counts it in `stats.duplicates` ("resends" below).
  */
@@ -20,7 +20,7 @@ export interface ChaosCounts {
   scenario: string;
   requests: number;
   answered: number;
-  /** Status (or "no answer") → count, for the requests not answered 200/202. */
+  /** Status (or "no answer") → count, for the requests not answered 200. */
   notAnswered: Record<string, number>;
   lost: number;
   duplicated: number;
@@ -73,8 +73,8 @@ export async function runBurst(options: {
   return outcomes.sort((a, b) => a.index - b.index);
 }
 
-/** Accepted: queued (200), deferred (202), or still being sent when the wait ran out (504). */
-export const isAnswered = (o: BurstOutcome): boolean => o.status === 200 || o.status === 202 || o.status === 504;
+/** Accepted: queued or deferred (200), or still being sent when the wait ran out (504). */
+export const isAnswered = (o: BurstOutcome): boolean => o.status === 200 || o.status === 504;
 
 /** Waits (bounded) for every answered text to arrive, lets stragglers land, then counts. */
 export async function countAtPeer(options: {
