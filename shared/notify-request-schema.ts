@@ -68,7 +68,8 @@ const notifyFields = {
     idempotency_key: z
       .string({ error: typeError('a string') })
       .min(1, 'must not be empty')
-      .max(128, 'must be at most 128 characters')
+      // Code points, like every length here and like JSON Schema's maxLength in the OpenAPI document.
+      .refine((k) => codePoints(k) <= 128, { message: 'must be at most 128 characters' })
       .optional(),
 };
 

@@ -27,7 +27,12 @@ const jid = (phone: string) => `${phone}@s.whatsapp.net`;
 beforeAll(async () => {
   writeFileSync(IMAGE, pngBytes(16, 12));
   writeFileSync(DOCUMENT, pdfBytes('openalgo compat'));
-  stack = await startPairedStack({ name: 'openalgo-compat', env: { WHATSAPP_ATTACHMENT_ROOTS: root, WHATSAPP_SEND_BUDGET: 'off' } });
+  // A generous wait bound: on a busy machine a media send can outlast the tests' usual 10 s, and a
+  // 504 here would be load, not compatibility.
+  stack = await startPairedStack({
+    name: 'openalgo-compat',
+    env: { WHATSAPP_ATTACHMENT_ROOTS: root, WHATSAPP_SEND_BUDGET: 'off', WHATSAPP_WAIT_TIMEOUT_MS: '120000' },
+  });
   for (const phone of [IN, UK, US]) stack.peer.addContact(phone);
   stack.peer.addContact(NOT_ON_WHATSAPP, { onWhatsApp: false });
   await stack.linkUser('trader1', UK);
@@ -89,26 +94,29 @@ interface Case {
   parts: Content['parts'];
 }
 
-/** Every combination: recipient form × content × wait_for_delivery (default, False) × kwargs (none, idempotency_key) × host with/without a trailing slash. */
+/**
+ * Every combination of the whatsapp() arguments: recipient form × content × wait_for_delivery
+ * (default, False) × kwargs (none, idempotency_key). The host (the constructor's, not a whatsapp()
+ * argument) alternates with and without its trailing slash so that each of these pairs meets both.
+ */
 function allCases(mode: string): Case[] {
   const cases: Case[] = [];
   let i = 0;
-  for (const form of RECIPIENTS) {
-    for (const content of CONTENTS) {
-      for (const wait of [undefined, false] as const) {
-        for (const kwargs of [false, true]) {
-          for (const hostSlash of [false, true]) {
-            const tag = `${mode}-${i++}`;
-            cases.push({
-              tag,
-              name: `${form.name}, ${content.name}, wait_for_delivery=${wait ?? 'default'}, ${kwargs ? 'idempotency_key=' : 'no kwargs'}, host${hostSlash ? ' with /' : ''}`,
-              args: { ...form.args, ...content.args(tag), ...(wait === undefined ? {} : { waitForDelivery: wait }), ...(kwargs ? { kwargs: { idempotency_key: `key-${tag}` } } : {}) },
-              hostSlash,
-              wait: wait ?? true,
-              to: form.to,
-              parts: content.parts,
-            });
-          }
+  for (const [f, form] of RECIPIENTS.entries()) {
+    for (const [n, content] of CONTENTS.entries()) {
+      for (const [w, wait] of ([undefined, false] as const).entries()) {
+        for (const [k, kwargs] of [false, true].entries()) {
+          const hostSlash = (f + n + w + k) % 2 === 1;
+          const tag = `${mode}-${i++}`;
+          cases.push({
+            tag,
+            name: `${form.name}, ${content.name}, wait_for_delivery=${wait ?? 'default'}, ${kwargs ? 'idempotency_key=' : 'no kwargs'}, host${hostSlash ? ' with /' : ''}`,
+            args: { ...form.args, ...content.args(tag), ...(wait === undefined ? {} : { waitForDelivery: wait }), ...(kwargs ? { kwargs: { idempotency_key: `key-${tag}` } } : {}) },
+            hostSlash,
+            wait: wait ?? true,
+            to: form.to,
+            parts: content.parts,
+          });
         }
       }
     }
