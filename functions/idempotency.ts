@@ -4,8 +4,8 @@
  * (API key hash, SHA-256 of the key), claimed with createEntity so two concurrent repeats — on any
  * function instance — cannot both send: the loser waits briefly for the first answer, else 409.
  *
- * Only answers that queued something are remembered (200, including deferred, 502, 504). An error that queued
- * nothing (400, 404, 409, 413, 503…) releases the key, so the client can retry with the same key.
+ * Only answers that queued something are remembered (200 — deferred ones too — 502, 504). An error
+ * that queued nothing (400, 404, 409, 413, 503…) releases the key, so the client can retry with it.
  * The claim carries the notification id chosen for the first attempt: if that instance died before
  * answering, a later repeat finds the notification in the queue and answers for it.
  */

@@ -168,8 +168,9 @@ export async function startLocalHost(options: {
   };
 }
 
-/** `//api//v1/x?q=a//b` → `/api/v1/x?q=a//b`: the path only, never the query. */
+/** `//api//v1/x?q=a//b` → `/api/v1/x?q=a//b`: the path only, never the query (nor an absolute-form target). */
 export function collapseSlashes(target: string): string {
+  if (!target.startsWith('/')) return target;
   const q = target.indexOf('?');
   const pathPart = q === -1 ? target : target.slice(0, q);
   return pathPart.replace(/\/{2,}/g, '/') + (q === -1 ? '' : target.slice(q));

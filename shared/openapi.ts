@@ -86,7 +86,7 @@ const orNull = (type: string) => [type, 'null'];
  */
 function notifyRequestComponent(fieldNames: string[]): JsonObject {
   const properties: Record<string, JsonObject> = {
-    apikey: { type: 'string', description: 'API key. Also accepted from the `X-API-KEY` header when the body has none.' },
+    apikey: { type: orNull('string'), description: 'API key. Also accepted from the `X-API-KEY` header when the body has none (or `null`).' },
     self: { type: orNull('boolean'), description: "`true`: send to the paired device's own number. `false` counts as absent." },
     username: {
       type: orNull('string'),

@@ -53,7 +53,7 @@ const bodies = () =>
       throw new Error('the document is dereferenced');
     },
     overrides: {
-      apikey: fc.constant(stack.apiKey),
+      apikey: fc.constantFrom(stack.apiKey, null),
       username: fc.constant('trader1'),
       image_path: fc.constant(IMAGE),
       document_path: fc.constantFrom(DOCUMENT, IMAGE),
