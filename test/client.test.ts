@@ -144,6 +144,9 @@ describe('against the real stack', () => {
     try {
       const result: SendResult = await wa.send({ phone: '919876543210', message: 'client: deferred' });
       expect(result).toMatchObject({ kind: 'deferred', deferred: true, queued: 1 });
+      // wait_for_delivery is answered at once: deferred too (not a delivery report), everyone pending.
+      const waited = await wa.send({ phone: '919876543210', message: 'client: deferred, waited', wait_for_delivery: true });
+      expect(waited).toMatchObject({ kind: 'deferred', status: 'success', data: { sent: [], failed: [], skipped: 0, pending: [jid('919876543210')] } });
     } finally {
       await stack.admin('POST', 'connect');
     }
