@@ -6,6 +6,7 @@
  * Sign-in failures are rate-limited per client address. Sessions live in memory: a sidecar
  * restart signs everyone out, which is fine for a one-operator page.
  */
+import { parseCookie, stringifySetCookie } from 'cookie';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -76,16 +77,6 @@ export function assertAdminPasswordSafe(config: Pick<Config, 'adminPassword' | '
   }
 }
 
-function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
-  return out;
-}
-
 const firstHeader = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /** TLS at this server, or at a reverse proxy in front of it that says so. */
@@ -135,7 +126,7 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   const sessions = new Map<string, Session>();
 
   const sessionOf = (req: IncomingMessage): { id: string; session: Session } | undefined => {
-    const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+    const id = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
     if (!id) return undefined;
     const session = sessions.get(id);
     if (!session) return undefined;
@@ -147,7 +138,7 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   };
 
   const cookie = (req: IncomingMessage, value: string, maxAgeSeconds: number) =>
-    [`${SESSION_COOKIE}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(cameOverTls(req) ? ['Secure'] : [])].join('; ');
+    stringifySetCookie({ name: SESSION_COOKIE, value, path: COOKIE_PATH, maxAge: maxAgeSeconds, httpOnly: true, sameSite: 'strict', secure: cameOverTls(req) });
 
   const refuse = (res: ServerResponse, status: 401 | 403, message: string) => sendJson(res, status, { status: 'error', message });
 
