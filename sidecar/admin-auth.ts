@@ -8,7 +8,7 @@
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { Clock } from '../shared/clock.js';
 import { ConfigError, type Config } from '../shared/config.js';
@@ -16,9 +16,10 @@ import { bearerToken, secretsEqual } from '../shared/constant-time.js';
 import type { Logger } from '../shared/logger.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import type { RateLimitSpec } from '../shared/rate-limit-spec.js';
-import type { AdminAuthorizer } from './admin-api.js';
 import { isBearerAuthorized } from './admin-bearer-auth.js';
-import { RequestBodyError, readJson, sendJson } from './json-http.js';
+import { HttpError } from './http-error.js';
+import type { HttpRouter } from './http-router.js';
+import { readJson, sendJson } from './json-http.js';
 
 export const SESSION_COOKIE = 'wa_admin_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -35,10 +36,13 @@ export interface AdminAuthOptions {
   maxSessions?: number;
 }
 
+/** Throws the refusal (401, 403 or 429 as an HttpError) unless the request may go on. */
+export type AdminAuthorizer = (req: IncomingMessage, mutating: boolean) => void;
+
 export interface AdminAuth {
   authorize: AdminAuthorizer;
-  /** Serves /whatsapp/api/session: GET (am I signed in?), POST (sign in), DELETE (sign out). */
-  handleSessionRoute(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Registers /whatsapp/api/session: GET (am I signed in?), POST (sign in), DELETE (sign out). */
+  routes(router: HttpRouter): void;
 }
 
 interface Session {
@@ -140,59 +144,47 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   const cookie = (req: IncomingMessage, value: string, maxAgeSeconds: number) =>
     stringifySetCookie({ name: SESSION_COOKIE, value, path: COOKIE_PATH, maxAge: maxAgeSeconds, httpOnly: true, sameSite: 'strict', secure: cameOverTls(req) });
 
-  const refuse = (res: ServerResponse, status: 401 | 403, message: string) => sendJson(res, status, { status: 'error', message });
+  const disabled = () => new HttpError(401, 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD');
 
-  const tooManyAttempts = (res: ServerResponse, retryAfterSeconds: number) =>
-    sendJson(res, 429, { status: 'error', message: 'Too many sign-in attempts; try again later' }, { 'Retry-After': String(retryAfterSeconds) });
+  const tooManyAttempts = (retryAfterSeconds: number) =>
+    new HttpError(429, 'Too many sign-in attempts; try again later', { headers: { 'Retry-After': String(retryAfterSeconds) } });
 
-  const authorize: AdminAuthorizer = (req, res, mutating) => {
+  const authorize: AdminAuthorizer = (req, mutating) => {
     // A script's Bearer password is a sign-in too: wrong guesses count against the same limit.
     if (bearerToken(req.headers.authorization) !== undefined) {
       const address = clientAddress(req);
       const blocked = signInLimiter.peek(address);
-      if (!blocked.allowed) {
-        tooManyAttempts(res, blocked.retryAfterSeconds);
-        return false;
-      }
-      if (isBearerAuthorized(req, password)) return true;
+      if (!blocked.allowed) throw tooManyAttempts(blocked.retryAfterSeconds);
+      if (isBearerAuthorized(req, password)) return;
       const decision = signInLimiter.hit(address);
-      if (!decision.allowed) tooManyAttempts(res, decision.retryAfterSeconds);
-      else refuse(res, 401, password === undefined ? 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD' : 'Wrong password');
-      return false;
+      if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
+      throw password === undefined ? disabled() : new HttpError(401, 'Wrong password');
     }
     const found = password === undefined ? undefined : sessionOf(req);
-    if (!found) {
-      refuse(res, 401, password === undefined ? 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD' : 'Sign in required');
-      return false;
-    }
-    if (!mutating) return true;
+    if (!found) throw password === undefined ? disabled() : new HttpError(401, 'Sign in required');
+    if (!mutating) return;
     const crossSite = crossSiteReason(req);
     if (crossSite) {
       log.warn({ reason: crossSite }, 'admin: cross-site request refused');
-      refuse(res, 403, 'Cross-site request refused');
-      return false;
+      throw new HttpError(403, 'Cross-site request refused');
     }
     const token = firstHeader(req.headers[CSRF_HEADER]);
-    if (token === undefined || !secretsEqual(token, found.session.csrf)) {
-      refuse(res, 403, 'Missing or invalid CSRF token');
-      return false;
-    }
-    return true;
+    if (token === undefined || !secretsEqual(token, found.session.csrf)) throw new HttpError(403, 'Missing or invalid CSRF token');
   };
 
-  const signIn = async (req: IncomingMessage, res: ServerResponse) => {
-    if (password === undefined) return refuse(res, 401, 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD');
+  const signIn = async (req: IncomingMessage): Promise<{ id: string; session: Session }> => {
+    if (password === undefined) throw disabled();
     // Login CSRF: another site must not be able to sign this browser in either.
-    if (crossSiteReason(req)) return refuse(res, 403, 'Cross-site request refused');
+    if (crossSiteReason(req)) throw new HttpError(403, 'Cross-site request refused');
     const address = clientAddress(req);
     const allowed = signInLimiter.peek(address);
-    if (!allowed.allowed) return tooManyAttempts(res, allowed.retryAfterSeconds);
+    if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
     const body = signInBody.safeParse(await readJson(req));
     if (!body.success || !secretsEqual(body.data.password, password)) {
       const decision = signInLimiter.hit(address);
       log.warn({ address }, 'admin: sign-in refused');
-      if (!decision.allowed) return tooManyAttempts(res, decision.retryAfterSeconds);
-      return refuse(res, 401, 'Wrong password');
+      if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
+      throw new HttpError(401, 'Wrong password');
     }
     // A fresh id on every sign-in (no session fixation); drop the oldest when full.
     const previous = sessionOf(req);
@@ -202,30 +194,26 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     const session: Session = { csrf: randomBytes(32).toString('base64url'), expiresAt: clock.now() + ttlMs };
     sessions.set(id, session);
     log.info({ address }, 'admin: signed in');
-    sendJson(res, 200, { status: 'success', signed_in: true, csrf: session.csrf }, { 'Set-Cookie': cookie(req, id, Math.floor(ttlMs / 1000)) });
+    return { id, session };
   };
 
   return {
     authorize,
-    async handleSessionRoute(req, res) {
-      const method = (req.method ?? 'GET').toUpperCase();
-      try {
-        if (method === 'GET') {
-          const found = password === undefined ? undefined : sessionOf(req);
-          return sendJson(res, 200, { signed_in: found !== undefined, admin_enabled: password !== undefined, ...(found ? { csrf: found.session.csrf } : {}) });
-        }
-        if (method === 'POST') return await signIn(req, res);
-        if (method === 'DELETE') {
-          if (!authorize(req, res, true)) return;
-          const found = sessionOf(req);
-          if (found) sessions.delete(found.id);
-          return sendJson(res, 200, { status: 'success', signed_in: false }, { 'Set-Cookie': cookie(req, '', 0) });
-        }
-        sendJson(res, 405, { status: 'error', message: 'Method not allowed' }, { Allow: 'GET, POST, DELETE' });
-      } catch (error) {
-        if (error instanceof RequestBodyError) return sendJson(res, error.status, { status: 'error', field: 'body', message: error.message });
-        throw error;
-      }
+    routes(router) {
+      router.on('GET', SESSION_ROUTE, (req, res) => {
+        const found = password === undefined ? undefined : sessionOf(req);
+        sendJson(res, 200, { signed_in: found !== undefined, admin_enabled: password !== undefined, ...(found ? { csrf: found.session.csrf } : {}) });
+      });
+      router.on('POST', SESSION_ROUTE, async (req, res) => {
+        const { id, session } = await signIn(req);
+        sendJson(res, 200, { status: 'success', signed_in: true, csrf: session.csrf }, { 'Set-Cookie': cookie(req, id, Math.floor(ttlMs / 1000)) });
+      });
+      router.on('DELETE', SESSION_ROUTE, (req, res) => {
+        authorize(req, true);
+        const found = sessionOf(req);
+        if (found) sessions.delete(found.id);
+        sendJson(res, 200, { status: 'success', signed_in: false }, { 'Set-Cookie': cookie(req, '', 0) });
+      });
     },
   };
 }
