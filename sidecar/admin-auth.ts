@@ -7,12 +7,14 @@
  * restart signs everyone out, which is fine for a one-operator page.
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
+import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { Clock } from '../shared/clock.js';
 import { ConfigError, type Config } from '../shared/config.js';
 import { bearerToken, secretsEqual } from '../shared/constant-time.js';
+import { clientAddressOf, isLoopbackHost } from '../shared/forwarded-address.js';
 import type { Logger } from '../shared/logger.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import type { RateLimitSpec } from '../shared/rate-limit-spec.js';
@@ -52,12 +54,6 @@ interface Session {
 
 const signInBody = z.object({ password: z.string().max(1024) });
 
-/** Loopback binds are reachable only from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
 const PLACEHOLDER_PASSWORDS = new Set(['admin', 'password', 'changeme', 'change-me', 'change_me', 'secret', 'whatsapp', 'openalgo', '12345678', '123456789012']);
 const MIN_EXPOSED_PASSWORD_LENGTH = 12;
 
@@ -90,20 +86,9 @@ export function cameOverTls(req: IncomingMessage): boolean {
   return proto === 'https';
 }
 
-/**
- * The address sign-in attempts are counted against. X-Forwarded-For is trusted only from a
- * loopback peer (a reverse proxy or tunnel on this host), and only its last entry, which is the
- * one that proxy appended; a client elsewhere cannot pick its own bucket.
- */
+/** The address sign-in attempts are counted against (shared/forwarded-address.ts says why). */
 export function clientAddress(req: IncomingMessage): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  const normalised = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
-  if (!isLoopbackHost(normalised)) return normalised;
-  const forwarded = firstHeader(req.headers['x-forwarded-for'])
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  return forwarded?.at(-1) ?? normalised;
+  return clientAddressOf(req.socket.remoteAddress, firstHeader(req.headers['x-forwarded-for']));
 }
 
 /** Why a browser request must be refused as cross-site, or undefined when it looks same-origin. */
@@ -127,7 +112,8 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   const ttlMs = options.sessionTtlMs ?? 12 * 3_600_000;
   const maxSessions = options.maxSessions ?? 50;
   const signInLimiter = createRateLimiter(options.signInLimit ?? { limit: 5, windowMs: 5 * 60_000 }, clock, 10_000);
-  const sessions = new Map<string, Session>();
+  // At most maxSessions signed-in browsers; a new sign-in beyond that drops the least recently used.
+  const sessions = new LRUCache<string, Session>({ max: maxSessions });
 
   const sessionOf = (req: IncomingMessage): { id: string; session: Session } | undefined => {
     const id = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
@@ -186,10 +172,9 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
       if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
       throw new HttpError(401, 'Wrong password');
     }
-    // A fresh id on every sign-in (no session fixation); drop the oldest when full.
+    // A fresh id on every sign-in (no session fixation).
     const previous = sessionOf(req);
     if (previous) sessions.delete(previous.id);
-    while (sessions.size >= maxSessions) sessions.delete(sessions.keys().next().value!);
     const id = randomBytes(32).toString('base64url');
     const session: Session = { csrf: randomBytes(32).toString('base64url'), expiresAt: clock.now() + ttlMs };
     sessions.set(id, session);

@@ -1,5 +1,6 @@
 /** The reconnect policy by close reason, and the backoff every retry in the sidecar uses. */
-import { backoffDelayMs, describeDisconnect, disconnectAction } from '../../sidecar/disconnect-policy.js';
+import { backoffDelayMs } from '../../shared/backoff.js';
+import { describeDisconnect, disconnectAction } from '../../sidecar/disconnect-policy.js';
 
 describe('disconnect policy', () => {
   test.each([
