@@ -137,14 +137,14 @@ export function cpuSecondsOf(pid: number): number {
 /** Direct children of this process whose command line contains `needle` (e.g. Azurite's port). */
 export function childPidsMatching(needle: string): number[] {
   const out: number[] = [];
-  let tids: string[] = [];
+  let tids: string[];
   try {
     tids = readdirSync(`/proc/${process.pid}/task`);
   } catch {
     return out;
   }
   for (const tid of tids) {
-    let children = '';
+    let children: string;
     try {
       children = readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8');
     } catch {

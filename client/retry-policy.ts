@@ -16,6 +16,7 @@
  *
  * GET status is a read, so it follows the same list without needing a key.
  */
+import { backoffDelayMs } from '../shared/backoff.js';
 
 export interface RetryOptions {
   /** Further attempts after the first (default 3). */
@@ -38,8 +39,7 @@ export function retryDelayMs(outcome: AttemptOutcome, attempt: number, options: 
   if (outcome.kind === 'http' && !RETRYABLE_STATUSES.has(outcome.status)) {
     if (!(outcome.status === 409 && outcome.retryAfterSeconds !== undefined)) return undefined;
   }
-  const backoff = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
-  const jittered = Math.round(backoff / 2 + (random() * backoff) / 2);
+  const jittered = backoffDelayMs(attempt, random, options.baseDelayMs, options.maxDelayMs);
   if (outcome.kind === 'http' && outcome.retryAfterSeconds !== undefined) {
     const asked = outcome.retryAfterSeconds * 1000;
     return asked > options.maxDelayMs ? undefined : Math.max(asked, jittered);

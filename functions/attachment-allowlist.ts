@@ -97,7 +97,9 @@ export async function createAttachmentAllowlist(options: { roots: string[]; log:
       await mkdir(configured, { recursive: true });
       real = await realpath(configured);
     } catch (err) {
-      throw new Error(`WHATSAPP_ATTACHMENT_ROOTS entry cannot be created or resolved (${errorCode(err)}): ${JSON.stringify(configured)}`);
+      throw new Error(`WHATSAPP_ATTACHMENT_ROOTS entry cannot be created or resolved (${errorCode(err)}): ${JSON.stringify(configured)}`, {
+        cause: err,
+      });
     }
     if (!(await stat(real)).isDirectory()) {
       throw new Error(`WHATSAPP_ATTACHMENT_ROOTS entry is not a directory: ${JSON.stringify(configured)}`);

@@ -73,7 +73,7 @@ export function createAttachmentPreparer(deps: {
           const doc = await openChecked('document_path', request.documentPath, deps.caps.document);
           attachments.push({ slot: 'document', handle: doc.handle, size: doc.size });
           const fileName = request.filename ?? doc.baseName;
-          content.document = { byteLength: doc.size, mimetype: documentMimeType(doc.head, fileName), fileName };
+          content.document = { byteLength: doc.size, mimetype: await documentMimeType(doc.head, fileName), fileName };
         }
       } catch (error) {
         await close();

@@ -4,13 +4,10 @@
  * header itself from the socket.
  */
 import type { HttpRequest } from '@azure/functions';
+import { lastForwardedAddress } from '../shared/forwarded-address.js';
 
 export function clientAddress(request: HttpRequest): string {
-  const forwarded = request.headers.get('x-forwarded-for');
-  if (forwarded) {
-    const parts = forwarded.split(',').map((p) => p.trim()).filter((p) => p !== '');
-    const last = parts[parts.length - 1];
-    if (last) return last.replace(/:\d+$/, (m) => (last.includes('.') ? '' : m));
-  }
-  return 'unknown';
+  const last = lastForwardedAddress(request.headers.get('x-forwarded-for') ?? undefined);
+  // Azure appends `ip:port` for IPv4; an IPv6 address keeps its colons.
+  return last ? last.replace(/:\d+$/, (m) => (last.includes('.') ? '' : m)) : 'unknown';
 }

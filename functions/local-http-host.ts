@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import azureFunctions, { type HttpResponseInit } from '@azure/functions';
+import { clientAddressOf } from '../shared/forwarded-address.js';
 import type { Logger } from '../shared/logger.js';
 import { MAX_BODY_BYTES } from './request-body.js';
 import { ROUTE_PREFIX, type RouteDefinition } from './routes.js';
@@ -108,13 +109,10 @@ export async function startLocalHost(options: {
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
-      // A reverse proxy or tunnel on this host (a loopback peer) appends the client it saw to
-      // X-Forwarded-For, and clientAddress() reads that last entry; anyone else gets the socket's
-      // address, so a remote client cannot forge one. (Without this, every client behind a tunnel
-      // shared one failed-auth brake, and one attacker locked everybody out.)
-      const peer = remote.replace(/^::ffff:/, '');
-      const viaLocalProxy = (peer === '::1' || peer.startsWith('127.')) && headers['x-forwarded-for'] !== undefined;
-      if (!viaLocalProxy) headers['x-forwarded-for'] = remote;
+      // What Azure's front end does: X-Forwarded-For ends with the client's address. Behind a proxy on
+      // this host that is the address the proxy saw; otherwise the socket's, so a remote client
+      // cannot forge one. (Without this, every client behind a tunnel shared one failed-auth brake.)
+      headers['x-forwarded-for'] = clientAddressOf(remote, headers['x-forwarded-for']);
       if (!declaredTooLarge) delete headers['content-length']; // the handler measures the bytes it is given
       const params: Record<string, string> = {};
       match.route.params.forEach((name, i) => {

@@ -38,63 +38,16 @@ export function sniffImageType(head: Uint8Array): ImageMimeType | undefined {
   return undefined;
 }
 
-// A Map, not an object literal: `report.constructor` must not find Object.prototype.constructor.
-const BY_EXTENSION: ReadonlyMap<string, string> = new Map(Object.entries({
-  pdf: 'application/pdf',
-  txt: 'text/plain',
-  log: 'text/plain',
-  csv: 'text/csv',
-  tsv: 'text/tab-separated-values',
-  md: 'text/markdown',
-  html: 'text/html',
-  htm: 'text/html',
-  xml: 'application/xml',
-  json: 'application/json',
-  yaml: 'application/yaml',
-  yml: 'application/yaml',
-  rtf: 'application/rtf',
-  ics: 'text/calendar',
-  vcf: 'text/vcard',
-  doc: 'application/msword',
-  xls: 'application/vnd.ms-excel',
-  ppt: 'application/vnd.ms-powerpoint',
-  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-  odt: 'application/vnd.oasis.opendocument.text',
-  ods: 'application/vnd.oasis.opendocument.spreadsheet',
-  odp: 'application/vnd.oasis.opendocument.presentation',
-  epub: 'application/epub+zip',
-  apk: 'application/vnd.android.package-archive',
-  jar: 'application/java-archive',
-  zip: 'application/zip',
-  gz: 'application/gzip',
-  tgz: 'application/gzip',
-  tar: 'application/x-tar',
-  '7z': 'application/x-7z-compressed',
-  rar: 'application/vnd.rar',
-  mp3: 'audio/mpeg',
-  m4a: 'audio/mp4',
-  aac: 'audio/aac',
-  ogg: 'audio/ogg',
-  opus: 'audio/ogg',
-  wav: 'audio/wav',
-  amr: 'audio/amr',
-  mp4: 'video/mp4',
-  mov: 'video/quicktime',
-  webm: 'video/webm',
-  '3gp': 'video/3gpp',
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  bmp: 'image/bmp',
-  tif: 'image/tiff',
-  tiff: 'image/tiff',
-  svg: 'image/svg+xml',
-  heic: 'image/heic',
-}));
+/**
+ * Extension → MIME type from mime-types (the mime-db table), loaded on the first document only:
+ * its table is a large JSON parse the function's cold start should not pay for a text message.
+ */
+let byExtension: ((ext: string) => string | false) | undefined;
+async function lookupExtension(ext: string): Promise<string | undefined> {
+  byExtension ??= (await import('mime-types')).lookup;
+  // `lookup('constructor')` must not find Object.prototype.constructor: mime-types guards that.
+  return (ext && byExtension(ext)) || undefined;
+}
 
 // Formats that are ZIP archives inside: the bytes say "zip", only the name says which.
 const ZIP_BASED = new Set(['docx', 'xlsx', 'pptx', 'odt', 'ods', 'odp', 'epub', 'apk', 'jar', 'zip']);
@@ -110,16 +63,16 @@ function extensionOf(fileName: string): string {
   return dot > 0 ? base.slice(dot + 1).toLowerCase() : '';
 }
 
-export function documentMimeType(head: Uint8Array, fileName: string): string {
+export async function documentMimeType(head: Uint8Array, fileName: string): Promise<string> {
   const ext = extensionOf(fileName);
   const image = sniffImageType(head);
   if (image) return image;
   if (startsWith(head, PDF)) return 'application/pdf';
   if (startsWith(head, GIF87) || startsWith(head, GIF89)) return 'image/gif';
   if (ZIPS.some((sig) => startsWith(head, sig))) {
-    return (ZIP_BASED.has(ext) && BY_EXTENSION.get(ext)) || 'application/zip';
+    return (ZIP_BASED.has(ext) && (await lookupExtension(ext))) || 'application/zip';
   }
   if (startsWith(head, GZIP)) return 'application/gzip';
   if (VERIFIABLE.has(ext)) return OCTET_STREAM;
-  return BY_EXTENSION.get(ext) ?? OCTET_STREAM;
+  return (await lookupExtension(ext)) ?? OCTET_STREAM;
 }

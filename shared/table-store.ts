@@ -10,7 +10,6 @@ export const TABLE_NAMES = {
   queue: 'WhatsappNotificationQueue',
   session: 'WhatsappSession',
   idempotency: 'WhatsappIdempotency',
-  rateLimits: 'WhatsappRateLimits',
   attachments: 'WhatsappAttachments',
 } as const;
 

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import QRCode from 'qrcode';
 import type { Logger } from '../shared/logger.js';
-import { sendJson } from './json-http.js';
+import { HttpError } from './http-error.js';
 import type { SessionStatus, WhatsAppSession } from './whatsapp-session.js';
 
 export interface AdminEventsOptions {
@@ -19,6 +19,7 @@ export interface AdminEventsOptions {
 }
 
 export interface AdminEvents {
+  /** Opens a status stream on this response; throws a 503 HttpError when too many are open. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** Ends every open stream (sidecar shutdown). */
   close(): void;
@@ -63,10 +64,7 @@ export function createAdminEvents(options: AdminEventsOptions): AdminEvents {
 
   return {
     handle(req, res) {
-      if (streams.size >= maxStreams) {
-        sendJson(res, 503, { status: 'error', message: 'Too many open event streams' }, { 'Retry-After': '10' });
-        return;
-      }
+      if (streams.size >= maxStreams) throw new HttpError(503, 'Too many open event streams', { headers: { 'Retry-After': '10' } });
       res.writeHead(200, {
         'Content-Type': 'text/event-stream; charset=utf-8',
         'Cache-Control': 'no-store',

@@ -6,14 +6,14 @@
  * framing, nothing loaded from elsewhere.
  */
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/logger.js';
-import type { AdminAuth } from './admin-session.js';
-import { SESSION_ROUTE } from './admin-session.js';
+import type { AdminAuth } from './admin-auth.js';
 import type { AdminEvents } from './admin-events.js';
 import { renderQrSvg } from './admin-events.js';
-import { sendJson } from './json-http.js';
+import { HttpError } from './http-error.js';
+import type { HttpRouter } from './http-router.js';
 import { PAGE_HTML } from './admin-ui/page-html.js';
 import { PAGE_CSS } from './admin-ui/page-styles.js';
 import type { WhatsAppSession } from './whatsapp-session.js';
@@ -37,7 +37,8 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
-export function createAdminPage(deps: AdminPageDeps) {
+/** Registers the page, its assets, the sign-in routes, the status stream and the QR image. */
+export function adminPageRoutes(router: HttpRouter, deps: AdminPageDeps): void {
   const { auth, events, session, log } = deps;
   const scriptPath = deps.scriptPath ?? fileURLToPath(new URL('./admin-ui/page.js', import.meta.url));
   let script: Promise<string> | undefined;
@@ -54,48 +55,25 @@ export function createAdminPage(deps: AdminPageDeps) {
     res.end(body);
   };
 
-  const getOnly = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    if (method === 'GET' || method === 'HEAD') return true;
-    sendJson(res, 405, { status: 'error', message: 'Method not allowed' }, { Allow: 'GET' });
-    return false;
-  };
-
-  /** Handles the page's own paths; false when the request is for someone else (the JSON API). */
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const { pathname } = new URL(req.url ?? '/', 'http://sidecar');
-    switch (pathname) {
-      case '/whatsapp':
-      case '/whatsapp/':
-        if (getOnly(req, res)) send(res, 200, 'text/html; charset=utf-8', PAGE_HTML);
-        return true;
-      case '/whatsapp/assets/page.css':
-        if (getOnly(req, res)) send(res, 200, 'text/css; charset=utf-8', PAGE_CSS);
-        return true;
-      case '/whatsapp/assets/page.js':
-        if (!getOnly(req, res)) return true;
-        try {
-          send(res, 200, 'text/javascript; charset=utf-8', await loadScript());
-        } catch (error) {
-          log.error({ err: error, scriptPath }, 'admin page script missing: run the build (tsc)');
-          send(res, 500, 'text/plain; charset=utf-8', 'admin page script missing; run npm run build');
-        }
-        return true;
-      case SESSION_ROUTE:
-        await auth.handleSessionRoute(req, res);
-        return true;
-      case '/whatsapp/api/events':
-        if (getOnly(req, res) && auth.authorize(req, res, false)) events.handle(req, res);
-        return true;
-      case '/whatsapp/api/qr.svg': {
-        if (!getOnly(req, res) || !auth.authorize(req, res, false)) return true;
-        const { qr } = session.status();
-        if (!qr) sendJson(res, 404, { status: 'error', message: 'No QR code right now: start pairing first' });
-        else send(res, 200, 'image/svg+xml', await renderQrSvg(qr));
-        return true;
-      }
-      default:
-        return false;
+  router.on('GET', '/whatsapp', (_req, res) => send(res, 200, 'text/html; charset=utf-8', PAGE_HTML));
+  router.on('GET', '/whatsapp/assets/page.css', (_req, res) => send(res, 200, 'text/css; charset=utf-8', PAGE_CSS));
+  router.on('GET', '/whatsapp/assets/page.js', async (_req, res) => {
+    try {
+      send(res, 200, 'text/javascript; charset=utf-8', await loadScript());
+    } catch (error) {
+      log.error({ err: error, scriptPath }, 'admin page script missing: run the build (tsc)');
+      send(res, 500, 'text/plain; charset=utf-8', 'admin page script missing; run npm run build');
     }
-  };
+  });
+  auth.routes(router);
+  router.on('GET', '/whatsapp/api/events', (req, res) => {
+    auth.authorize(req, false);
+    events.handle(req, res);
+  });
+  router.on('GET', '/whatsapp/api/qr.svg', async (req, res) => {
+    auth.authorize(req, false);
+    const { qr } = session.status();
+    if (!qr) throw new HttpError(404, 'No QR code right now: start pairing first');
+    send(res, 200, 'image/svg+xml', await renderQrSvg(qr));
+  });
 }

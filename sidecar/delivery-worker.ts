@@ -17,7 +17,7 @@ import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { laterState, type NotificationQueue, type QueuedNotification, type RecipientRow } from '../shared/notification-queue.js';
 import { maskPhone } from '../shared/phone-number.js';
-import { backoffDelayMs } from './disconnect-policy.js';
+import { backoffDelayMs } from '../shared/backoff.js';
 import { messageParts, type MessagePart } from './message-parts.js';
 import type { PartContentBuilder } from './part-content.js';
 import type { ReceiptStatus, WhatsAppSession } from './whatsapp-session.js';

@@ -42,9 +42,3 @@ export function disconnectAction(code: number | undefined): DisconnectAction {
       return { kind: 'reconnect-backoff' };
   }
 }
-
-/** Exponential backoff with full jitter: attempt 0 → up to 1 s, capped at 60 s. */
-export function backoffDelayMs(attempt: number, random: () => number = Math.random, baseMs = 1_000, capMs = 60_000): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}

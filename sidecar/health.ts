@@ -7,9 +7,9 @@
  *   Storage is probed with a point read of a row that never exists (404 = reachable), bounded by
  *   a timeout, so a scrape costs one cheap request.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TableStore } from '../shared/table-store.js';
 import { isNotFound } from '../shared/table-store.js';
+import type { HttpRouter } from './http-router.js';
 import { sendJson } from './json-http.js';
 import type { WhatsAppSession } from './whatsapp-session.js';
 
@@ -53,18 +53,14 @@ export function createHealth(deps: HealthDeps) {
 
   return {
     readiness,
-    /** Serves /healthz and /readyz; true when the path was one of them. */
-    handle(req: IncomingMessage, res: ServerResponse): boolean {
-      const pathname = new URL(req.url ?? '/', 'http://sidecar').pathname;
-      if (pathname === HEALTH_PATH) {
-        sendJson(res, 200, { status: 'ok' });
-        return true;
-      }
-      if (pathname !== READY_PATH) return false;
-      readiness()
-        .then((r) => sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', checks: r.checks, ...(r.ready ? {} : { reasons: r.reasons }) }))
-        .catch(() => sendJson(res, 503, { status: 'not_ready', reasons: ['readiness check failed'] }));
-      return true;
+    /** Registers /healthz and /readyz. */
+    routes(router: HttpRouter): void {
+      router.on('GET', HEALTH_PATH, (_req, res) => sendJson(res, 200, { status: 'ok' }));
+      router.on('GET', READY_PATH, async (_req, res) => {
+        const r = await readiness().catch((): Readiness | undefined => undefined);
+        if (!r) return sendJson(res, 503, { status: 'not_ready', reasons: ['readiness check failed'] });
+        sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', checks: r.checks, ...(r.ready ? {} : { reasons: r.reasons }) });
+      });
     },
   };
 }

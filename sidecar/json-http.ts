@@ -1,5 +1,6 @@
 /** Small JSON helpers for the sidecar's own HTTP endpoints (admin API, health). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError } from './http-error.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
@@ -7,9 +8,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(JSON.stringify(body));
 }
 
-export class RequestBodyError extends Error {
-  constructor(readonly status: 400 | 413, message: string) {
-    super(message);
+/** An unreadable or oversized body: a 400/413 naming the field `body`. */
+export class RequestBodyError extends HttpError {
+  constructor(status: 400 | 413, message: string) {
+    super(status, message, { field: 'body' });
+    this.name = 'RequestBodyError';
   }
 }
 

@@ -11,13 +11,14 @@
  * "loopback means trusted" would open the metrics to the internet. Prometheus sends it with
  * `authorization: { credentials_file: … }` (docs/deploy-azure.md).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import type { NotificationQueue } from '../shared/notification-queue.js';
 import type { DeliveryWorker } from './delivery-worker.js';
 import { describeDisconnect } from './disconnect-policy.js';
+import type { HttpRouter } from './http-router.js';
 import type { WhatsAppSession } from './whatsapp-session.js';
 
 export const METRICS_PATH = '/metrics';
@@ -30,8 +31,8 @@ export interface SidecarMetrics {
   timeAcks(session: WhatsAppSession): WhatsAppSession;
   /** Subscribes to the running parts; returns nothing to undo but `stop`. */
   watch(parts: { session: WhatsAppSession; worker: DeliveryWorker; sockets: { clientCount(): number } }): void;
-  /** Serves GET /metrics (true when the path was ours); `authorize` answers the refusal itself. */
-  handle(req: IncomingMessage, res: ServerResponse, authorize: (req: IncomingMessage, res: ServerResponse) => boolean): boolean;
+  /** Registers GET /metrics, for admins only (`requireAdmin` throws its refusal). */
+  routes(router: HttpRouter, requireAdmin: (req: IncomingMessage) => void): void;
   stop(): void;
 }
 
@@ -164,26 +165,13 @@ export function createSidecarMetrics(deps: { queue: NotificationQueue; clock: Cl
         }),
       );
     },
-    handle(req, res, authorize) {
-      const pathname = new URL(req.url ?? '/', 'http://sidecar').pathname;
-      if (pathname !== METRICS_PATH) return false;
-      if ((req.method ?? 'GET').toUpperCase() !== 'GET') {
-        res.writeHead(405, { Allow: 'GET' }).end();
-        return true;
-      }
-      if (!authorize(req, res)) return true;
-      registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
-          res.end(text);
-        })
-        .catch((error: unknown) => {
-          log.error({ err: error }, 'metrics: scrape failed');
-          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
-          res.end('scrape failed\n');
-        });
-      return true;
+    routes(router, requireAdmin) {
+      router.on('GET', METRICS_PATH, async (req, res) => {
+        requireAdmin(req);
+        const text = await registry.metrics();
+        res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
+        res.end(text);
+      });
     },
     stop() {
       for (const off of unsubscribe.splice(0)) off();

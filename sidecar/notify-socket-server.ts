@@ -26,6 +26,7 @@ import { decodeAttachmentFrame } from '../shared/attachment-frames.js';
 import type { AttachmentSlot, AttachmentStore } from '../shared/attachment-store.js';
 import { createAttachmentReceiver, type AttachmentReceiver } from './attachment-receiver.js';
 import type { DeliveryReport, DeliveryWorker } from './delivery-worker.js';
+import { abortHandshake } from './upgrade-refusal.js';
 import type { WhatsAppSession } from './whatsapp-session.js';
 
 export interface NotifySocketServer {
@@ -223,16 +224,6 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     ws.on('error', (error) => log.warn({ err: error.message }, 'function socket error'));
   });
 
-  // A bare end() would leave the socket half-open for as long as the peer (which may keep sending
-  // frames) cares to hold it; destroying at once, with its frames unread, turns the close into a
-  // reset that can swallow the answer. So: discard what it sends, and destroy after a moment.
-  const refuse = (socket: Duplex, status: number, text: string) => {
-    socket.on('error', () => undefined);
-    socket.resume();
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    setTimeout(() => socket.destroy(), 1_000).unref();
-  };
-
   return {
     handleUpgrade(request, socket, head) {
       const url = new URL(request.url ?? '/', 'http://sidecar');
@@ -240,12 +231,12 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
       const token = bearerToken(request.headers.authorization);
       if (!token || !secretsEqual(token, deps.token)) {
         log.warn({ remote: request.socket.remoteAddress }, 'refused a sidecar connection without a valid token');
-        refuse(socket, 401, 'Unauthorized');
+        abortHandshake(socket, 401);
         return true;
       }
       const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
       if (!offered.includes(SUBPROTOCOL)) {
-        refuse(socket, 400, 'Bad Request');
+        abortHandshake(socket, 400);
         return true;
       }
       wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));

@@ -13,14 +13,14 @@ import { createNotificationQueue, newNotificationId } from '../shared/notificati
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
 import { createAttachmentStore } from '../shared/attachment-store.js';
-import { createAdminApi } from './admin-api.js';
+import { adminApiRoutes, type AdminApiDeps } from './admin-api.js';
 import { createAdminEvents } from './admin-events.js';
-import { createAdminPage } from './admin-page.js';
-import { assertAdminPasswordSafe, createAdminAuth } from './admin-session.js';
+import { assertAdminPasswordSafe, createAdminAuth } from './admin-auth.js';
+import { adminPageRoutes } from './admin-page.js';
 import { createDeliveryWorker } from './delivery-worker.js';
 import { createHealth } from './health.js';
 import { createSidecarMetrics } from './metrics.js';
-import { sendJson } from './json-http.js';
+import { createHttpRouter } from './http-router.js';
 import { createNotifySocketServer } from './notify-socket-server.js';
 import { createPartContentBuilder } from './part-content.js';
 import { createSendBudget } from './send-budget.js';
@@ -28,6 +28,7 @@ import { createSentMessageStore } from './sent-message-store.js';
 import { createSessionCipher } from './session-cipher.js';
 import { loadTableAuthState } from './table-auth-state.js';
 import { createSessionLease } from './session-lease.js';
+import { abortHandshake } from './upgrade-refusal.js';
 import { createWhatsAppSession, fetchWaWebVersion, type WhatsAppSession } from './whatsapp-session.js';
 
 export interface SidecarApp {
@@ -96,7 +97,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   const health = createHealth({ session, tables });
   const apiKeys = config.apiKeyPepper ? createApiKeyStore(tables, config.apiKeyPepper) : undefined;
   const adminAuth = createAdminAuth({ password: config.adminPassword, clock, log });
-  const adminApi = createAdminApi({
+  const adminApi: AdminApiDeps = {
     session,
     users: createLinkedUserStore(tables),
     apiKeys,
@@ -121,31 +122,27 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
       worker.kick();
       return id;
     },
-  });
-
+  };
   const adminEvents = createAdminEvents({ session, log });
-  const adminPage = createAdminPage({ auth: adminAuth, events: adminEvents, session, log });
 
-  const serveAdmin = (req: http.IncomingMessage, res: http.ServerResponse) =>
-    adminPage(req, res)
-      .then((handled) => handled || adminApi(req, res))
-      .then((handled) => {
-        if (!handled) sendJson(res, 404, { status: 'error', message: 'Not found' });
-      })
-      .catch((error: unknown) => {
-        log.error({ err: error }, 'sidecar request failed');
-        sendJson(res, 500, { status: 'error', message: 'Internal error' });
-      });
+  // The route table: health on every listener; the admin page, its API and metrics only where the
+  // admin listens (see below).
+  const routerFor = (withAdmin: boolean) => {
+    const router = createHttpRouter({ log });
+    health.routes(router); // /healthz, /readyz
+    if (withAdmin) {
+      metrics.routes(router, (req) => adminAuth.authorize(req, false)); // /metrics, admin only
+      adminPageRoutes(router, { auth: adminAuth, events: adminEvents, session, log });
+      adminApiRoutes(router, adminApi);
+    }
+    return router;
+  };
 
   // Timeouts are enforced by a sweep every connectionsCheckingInterval (Node's default 30 s would
   // let a slow handshake live 40 s); they also cover the /ws upgrade, whose headers are a request.
   const createServer = (withAdmin: boolean) => {
-    const server = http.createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
-      if (health.handle(req, res)) return; // /healthz, /readyz
-      if (!withAdmin) return sendJson(res, 404, { status: 'error', message: 'Not found' });
-      if (metrics.handle(req, res, (rq, rs) => adminAuth.authorize(rq, rs, false))) return; // /metrics, admin only
-      void serveAdmin(req, res);
-    });
+    const router = routerFor(withAdmin);
+    const server = http.createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => router.handle(req, res));
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     return server;
@@ -162,12 +159,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   const shared = config.adminHost === config.sidecarHost && config.adminPort === config.sidecarPort;
   const server = createServer(shared);
   server.on('upgrade', (req, socket, head) => {
-    if (!notifySockets.handleUpgrade(req, socket, head)) {
-      socket.on('error', () => undefined);
-      socket.resume(); // unread bytes would turn the close into a reset that swallows the 404
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      setTimeout(() => socket.destroy(), 1_000).unref();
-    }
+    if (!notifySockets.handleUpgrade(req, socket, head)) abortHandshake(socket, 404);
   });
   const port = await listen(server, config.sidecarPort, config.sidecarHost);
   const adminServer = shared ? undefined : createServer(true);

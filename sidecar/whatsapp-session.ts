@@ -18,7 +18,8 @@ import {
 } from '@whiskeysockets/baileys';
 import type { Logger } from '../shared/logger.js';
 import { createAckWaiter, type AckOutcome } from './ack-waiter.js';
-import { backoffDelayMs, describeDisconnect, disconnectAction } from './disconnect-policy.js';
+import { backoffDelayMs } from '../shared/backoff.js';
+import { describeDisconnect, disconnectAction } from './disconnect-policy.js';
 import type { SentMessageStore } from './sent-message-store.js';
 import type { TableAuthState } from './table-auth-state.js';
 

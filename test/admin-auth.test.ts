@@ -3,7 +3,7 @@
  * with CSRF for the page, Bearer for scripts, cross-site refusal, and the sign-in rate limit.
  */
 import { startStack, type Stack } from './support/stack.js';
-import { assertAdminPasswordSafe } from '../sidecar/admin-session.js';
+import { assertAdminPasswordSafe } from '../sidecar/admin-auth.js';
 import { ConfigError } from '../shared/config.js';
 
 let stack: Stack;

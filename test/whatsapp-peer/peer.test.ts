@@ -12,7 +12,6 @@ import makeWASocket, {
   Browsers,
   Curve,
   initAuthCreds,
-  proto,
   WAMessageStatus,
   type AuthenticationCreds,
   type BinaryNode,

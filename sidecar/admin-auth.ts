@@ -6,18 +6,22 @@
  * Sign-in failures are rate-limited per client address. Sessions live in memory: a sidecar
  * restart signs everyone out, which is fine for a one-operator page.
  */
+import { parseCookie, stringifySetCookie } from 'cookie';
+import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { Clock } from '../shared/clock.js';
 import { ConfigError, type Config } from '../shared/config.js';
 import { bearerToken, secretsEqual } from '../shared/constant-time.js';
+import { clientAddressOf, isLoopbackHost } from '../shared/forwarded-address.js';
 import type { Logger } from '../shared/logger.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import type { RateLimitSpec } from '../shared/rate-limit-spec.js';
-import type { AdminAuthorizer } from './admin-api.js';
 import { isBearerAuthorized } from './admin-bearer-auth.js';
-import { RequestBodyError, readJson, sendJson } from './json-http.js';
+import { HttpError } from './http-error.js';
+import type { HttpRouter } from './http-router.js';
+import { readJson, sendJson } from './json-http.js';
 
 export const SESSION_COOKIE = 'wa_admin_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -34,10 +38,13 @@ export interface AdminAuthOptions {
   maxSessions?: number;
 }
 
+/** Throws the refusal (401, 403 or 429 as an HttpError) unless the request may go on. */
+export type AdminAuthorizer = (req: IncomingMessage, mutating: boolean) => void;
+
 export interface AdminAuth {
   authorize: AdminAuthorizer;
-  /** Serves /whatsapp/api/session: GET (am I signed in?), POST (sign in), DELETE (sign out). */
-  handleSessionRoute(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Registers /whatsapp/api/session: GET (am I signed in?), POST (sign in), DELETE (sign out). */
+  routes(router: HttpRouter): void;
 }
 
 interface Session {
@@ -46,12 +53,6 @@ interface Session {
 }
 
 const signInBody = z.object({ password: z.string().max(1024) });
-
-/** Loopback binds are reachable only from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 const PLACEHOLDER_PASSWORDS = new Set(['admin', 'password', 'changeme', 'change-me', 'change_me', 'secret', 'whatsapp', 'openalgo', '12345678', '123456789012']);
 const MIN_EXPOSED_PASSWORD_LENGTH = 12;
@@ -76,16 +77,6 @@ export function assertAdminPasswordSafe(config: Pick<Config, 'adminPassword' | '
   }
 }
 
-function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
-  return out;
-}
-
 const firstHeader = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /** TLS at this server, or at a reverse proxy in front of it that says so. */
@@ -95,20 +86,9 @@ export function cameOverTls(req: IncomingMessage): boolean {
   return proto === 'https';
 }
 
-/**
- * The address sign-in attempts are counted against. X-Forwarded-For is trusted only from a
- * loopback peer (a reverse proxy or tunnel on this host), and only its last entry, which is the
- * one that proxy appended; a client elsewhere cannot pick its own bucket.
- */
+/** The address sign-in attempts are counted against (shared/forwarded-address.ts says why). */
 export function clientAddress(req: IncomingMessage): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  const normalised = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
-  if (!isLoopbackHost(normalised)) return normalised;
-  const forwarded = firstHeader(req.headers['x-forwarded-for'])
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  return forwarded?.at(-1) ?? normalised;
+  return clientAddressOf(req.socket.remoteAddress, firstHeader(req.headers['x-forwarded-for']));
 }
 
 /** Why a browser request must be refused as cross-site, or undefined when it looks same-origin. */
@@ -132,10 +112,11 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   const ttlMs = options.sessionTtlMs ?? 12 * 3_600_000;
   const maxSessions = options.maxSessions ?? 50;
   const signInLimiter = createRateLimiter(options.signInLimit ?? { limit: 5, windowMs: 5 * 60_000 }, clock, 10_000);
-  const sessions = new Map<string, Session>();
+  // At most maxSessions signed-in browsers; a new sign-in beyond that drops the least recently used.
+  const sessions = new LRUCache<string, Session>({ max: maxSessions });
 
   const sessionOf = (req: IncomingMessage): { id: string; session: Session } | undefined => {
-    const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+    const id = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
     if (!id) return undefined;
     const session = sessions.get(id);
     if (!session) return undefined;
@@ -147,94 +128,77 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   };
 
   const cookie = (req: IncomingMessage, value: string, maxAgeSeconds: number) =>
-    [`${SESSION_COOKIE}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(cameOverTls(req) ? ['Secure'] : [])].join('; ');
+    stringifySetCookie({ name: SESSION_COOKIE, value, path: COOKIE_PATH, maxAge: maxAgeSeconds, httpOnly: true, sameSite: 'strict', secure: cameOverTls(req) });
 
-  const refuse = (res: ServerResponse, status: 401 | 403, message: string) => sendJson(res, status, { status: 'error', message });
+  const disabled = () => new HttpError(401, 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD');
 
-  const tooManyAttempts = (res: ServerResponse, retryAfterSeconds: number) =>
-    sendJson(res, 429, { status: 'error', message: 'Too many sign-in attempts; try again later' }, { 'Retry-After': String(retryAfterSeconds) });
+  const tooManyAttempts = (retryAfterSeconds: number) =>
+    new HttpError(429, 'Too many sign-in attempts; try again later', { headers: { 'Retry-After': String(retryAfterSeconds) } });
 
-  const authorize: AdminAuthorizer = (req, res, mutating) => {
+  const authorize: AdminAuthorizer = (req, mutating) => {
     // A script's Bearer password is a sign-in too: wrong guesses count against the same limit.
     if (bearerToken(req.headers.authorization) !== undefined) {
       const address = clientAddress(req);
       const blocked = signInLimiter.peek(address);
-      if (!blocked.allowed) {
-        tooManyAttempts(res, blocked.retryAfterSeconds);
-        return false;
-      }
-      if (isBearerAuthorized(req, password)) return true;
+      if (!blocked.allowed) throw tooManyAttempts(blocked.retryAfterSeconds);
+      if (isBearerAuthorized(req, password)) return;
       const decision = signInLimiter.hit(address);
-      if (!decision.allowed) tooManyAttempts(res, decision.retryAfterSeconds);
-      else refuse(res, 401, password === undefined ? 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD' : 'Wrong password');
-      return false;
+      if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
+      throw password === undefined ? disabled() : new HttpError(401, 'Wrong password');
     }
     const found = password === undefined ? undefined : sessionOf(req);
-    if (!found) {
-      refuse(res, 401, password === undefined ? 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD' : 'Sign in required');
-      return false;
-    }
-    if (!mutating) return true;
+    if (!found) throw password === undefined ? disabled() : new HttpError(401, 'Sign in required');
+    if (!mutating) return;
     const crossSite = crossSiteReason(req);
     if (crossSite) {
       log.warn({ reason: crossSite }, 'admin: cross-site request refused');
-      refuse(res, 403, 'Cross-site request refused');
-      return false;
+      throw new HttpError(403, 'Cross-site request refused');
     }
     const token = firstHeader(req.headers[CSRF_HEADER]);
-    if (token === undefined || !secretsEqual(token, found.session.csrf)) {
-      refuse(res, 403, 'Missing or invalid CSRF token');
-      return false;
-    }
-    return true;
+    if (token === undefined || !secretsEqual(token, found.session.csrf)) throw new HttpError(403, 'Missing or invalid CSRF token');
   };
 
-  const signIn = async (req: IncomingMessage, res: ServerResponse) => {
-    if (password === undefined) return refuse(res, 401, 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD');
+  const signIn = async (req: IncomingMessage): Promise<{ id: string; session: Session }> => {
+    if (password === undefined) throw disabled();
     // Login CSRF: another site must not be able to sign this browser in either.
-    if (crossSiteReason(req)) return refuse(res, 403, 'Cross-site request refused');
+    if (crossSiteReason(req)) throw new HttpError(403, 'Cross-site request refused');
     const address = clientAddress(req);
     const allowed = signInLimiter.peek(address);
-    if (!allowed.allowed) return tooManyAttempts(res, allowed.retryAfterSeconds);
+    if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
     const body = signInBody.safeParse(await readJson(req));
     if (!body.success || !secretsEqual(body.data.password, password)) {
       const decision = signInLimiter.hit(address);
       log.warn({ address }, 'admin: sign-in refused');
-      if (!decision.allowed) return tooManyAttempts(res, decision.retryAfterSeconds);
-      return refuse(res, 401, 'Wrong password');
+      if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
+      throw new HttpError(401, 'Wrong password');
     }
-    // A fresh id on every sign-in (no session fixation); drop the oldest when full.
+    // A fresh id on every sign-in (no session fixation).
     const previous = sessionOf(req);
     if (previous) sessions.delete(previous.id);
-    while (sessions.size >= maxSessions) sessions.delete(sessions.keys().next().value!);
     const id = randomBytes(32).toString('base64url');
     const session: Session = { csrf: randomBytes(32).toString('base64url'), expiresAt: clock.now() + ttlMs };
     sessions.set(id, session);
     log.info({ address }, 'admin: signed in');
-    sendJson(res, 200, { status: 'success', signed_in: true, csrf: session.csrf }, { 'Set-Cookie': cookie(req, id, Math.floor(ttlMs / 1000)) });
+    return { id, session };
   };
 
   return {
     authorize,
-    async handleSessionRoute(req, res) {
-      const method = (req.method ?? 'GET').toUpperCase();
-      try {
-        if (method === 'GET') {
-          const found = password === undefined ? undefined : sessionOf(req);
-          return sendJson(res, 200, { signed_in: found !== undefined, admin_enabled: password !== undefined, ...(found ? { csrf: found.session.csrf } : {}) });
-        }
-        if (method === 'POST') return await signIn(req, res);
-        if (method === 'DELETE') {
-          if (!authorize(req, res, true)) return;
-          const found = sessionOf(req);
-          if (found) sessions.delete(found.id);
-          return sendJson(res, 200, { status: 'success', signed_in: false }, { 'Set-Cookie': cookie(req, '', 0) });
-        }
-        sendJson(res, 405, { status: 'error', message: 'Method not allowed' }, { Allow: 'GET, POST, DELETE' });
-      } catch (error) {
-        if (error instanceof RequestBodyError) return sendJson(res, error.status, { status: 'error', field: 'body', message: error.message });
-        throw error;
-      }
+    routes(router) {
+      router.on('GET', SESSION_ROUTE, (req, res) => {
+        const found = password === undefined ? undefined : sessionOf(req);
+        sendJson(res, 200, { signed_in: found !== undefined, admin_enabled: password !== undefined, ...(found ? { csrf: found.session.csrf } : {}) });
+      });
+      router.on('POST', SESSION_ROUTE, async (req, res) => {
+        const { id, session } = await signIn(req);
+        sendJson(res, 200, { status: 'success', signed_in: true, csrf: session.csrf }, { 'Set-Cookie': cookie(req, id, Math.floor(ttlMs / 1000)) });
+      });
+      router.on('DELETE', SESSION_ROUTE, (req, res) => {
+        authorize(req, true);
+        const found = sessionOf(req);
+        if (found) sessions.delete(found.id);
+        sendJson(res, 200, { status: 'success', signed_in: false }, { 'Set-Cookie': cookie(req, '', 0) });
+      });
     },
   };
 }

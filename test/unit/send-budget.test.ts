@@ -2,10 +2,10 @@
  * The global send budget (sidecar/send-budget.ts) against a test clock that only moves when told:
  * a real object implementing Clock and the budget's Timers, firing due timers as it advances.
  */
-import type { Clock } from '../shared/clock.js';
-import { ConfigError, DEFAULT_SEND_BUDGET, loadConfig } from '../shared/config.js';
-import { parseRateLimit } from '../shared/rate-limit-spec.js';
-import { createSendBudget, SendBudgetBusy, SendBudgetClosed, type Timers } from '../sidecar/send-budget.js';
+import type { Clock } from '../../shared/clock.js';
+import { ConfigError, DEFAULT_SEND_BUDGET, loadConfig } from '../../shared/config.js';
+import { parseRateLimit } from '../../shared/rate-limit-spec.js';
+import { createSendBudget, SendBudgetBusy, SendBudgetClosed, type Timers } from '../../sidecar/send-budget.js';
 
 class ManualClock implements Clock, Timers {
   private time: number;

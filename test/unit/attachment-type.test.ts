@@ -1,4 +1,4 @@
-import { SNIFF_BYTES, documentMimeType, sniffImageType } from '../shared/attachment-type.js';
+import { SNIFF_BYTES, documentMimeType, sniffImageType } from '../../shared/attachment-type.js';
 
 const bytes = (...parts: Array<string | number[]>): Uint8Array =>
   Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? Array.from(Buffer.from(p, 'latin1')) : p)));
@@ -45,14 +45,14 @@ describe('sniffImageType', () => {
 });
 
 describe('documentMimeType', () => {
-  test('a PNG renamed .pdf is reported as image/png', () => {
+  test('a PNG renamed .pdf is reported as image/png', async () => {
     expect(sniffImageType(PNG)).toBe('image/png');
-    expect(documentMimeType(PNG, 'invoice.pdf')).toBe('image/png');
+    expect(await documentMimeType(PNG, 'invoice.pdf')).toBe('image/png');
   });
 
-  test('a text file renamed .jpg is not an image, and is not reported as one', () => {
+  test('a text file renamed .jpg is not an image, and is not reported as one', async () => {
     expect(sniffImageType(TEXT)).toBeUndefined();
-    expect(documentMimeType(TEXT, 'photo.jpg')).toBe('application/octet-stream');
+    expect(await documentMimeType(TEXT, 'photo.jpg')).toBe('application/octet-stream');
   });
 
   test.each([
@@ -70,8 +70,8 @@ describe('documentMimeType', () => {
     ['ZIP bytes, .odt', ZIP, 'letter.odt', 'application/vnd.oasis.opendocument.text'],
     ['empty ZIP archive', bytes('PK', [5, 6]), 'empty.zip', 'application/zip'],
     ['gzip bytes', bytes([0x1f, 0x8b, 8, 0]), 'logs.tar.gz', 'application/gzip'],
-  ])('from bytes: %s', (_name, head, fileName, type) => {
-    expect(documentMimeType(head, fileName)).toBe(type);
+  ])('from bytes: %s', async (_name, head, fileName, type) => {
+    expect(await documentMimeType(head, fileName)).toBe(type);
   });
 
   test.each([
@@ -92,12 +92,12 @@ describe('documentMimeType', () => {
     ['beep.wav', 'audio/wav'],
     ['/some/dir.d/report.csv', 'text/csv'],
     ['C:\\dir.d\\report.csv', 'text/csv'],
-  ])('from the extension: %s → %s', (fileName, type) => {
-    expect(documentMimeType(TEXT, fileName)).toBe(type);
+  ])('from the extension: %s → %s', async (fileName, type) => {
+    expect(await documentMimeType(TEXT, fileName)).toBe(type);
   });
 
   test.each([
-    ['unknown extension', 'blob.xyz'],
+    ['unknown extension', 'blob.qqqz'],
     ['no extension', 'blob'],
     ['a dot-file is a name, not an extension', '.csv'],
     ['trailing dot', 'blob.'],
@@ -107,13 +107,13 @@ describe('documentMimeType', () => {
     ['.png without the PNG signature', 'fake.png'],
     ['.docx without the ZIP signature', 'fake.docx'],
     ['empty name', ''],
-  ])('falls back to application/octet-stream: %s', (_name, fileName) => {
-    expect(documentMimeType(TEXT, fileName)).toBe('application/octet-stream');
+  ])('falls back to application/octet-stream: %s', async (_name, fileName) => {
+    expect(await documentMimeType(TEXT, fileName)).toBe('application/octet-stream');
   });
 
-  test('an empty file is octet-stream unless its name says a format without a signature', () => {
-    expect(documentMimeType(new Uint8Array(), 'empty.bin')).toBe('application/octet-stream');
-    expect(documentMimeType(new Uint8Array(), 'empty.txt')).toBe('text/plain');
-    expect(documentMimeType(new Uint8Array(), 'empty.pdf')).toBe('application/octet-stream');
+  test('an empty file is octet-stream unless its name says a format without a signature', async () => {
+    expect(await documentMimeType(new Uint8Array(), 'empty.bin')).toBe('application/octet-stream');
+    expect(await documentMimeType(new Uint8Array(), 'empty.txt')).toBe('text/plain');
+    expect(await documentMimeType(new Uint8Array(), 'empty.pdf')).toBe('application/octet-stream');
   });
 });
