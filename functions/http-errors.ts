@@ -19,12 +19,18 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (field: string, message: string) => new HttpError(400, message, field);
-export const unauthorized = () => new HttpError(401, 'Invalid or missing API key');
+/** `why` says why no key was read when the body could not carry one (contract v1.1). */
+export const unauthorized = (why?: string) => new HttpError(401, why === undefined ? 'Invalid or missing API key' : `Invalid or missing API key (${why})`);
 export const notFound = (message: string) => new HttpError(404, message);
 export const conflict = (message: string) => new HttpError(409, message);
 export const tooLarge = (message: string, field?: string) => new HttpError(413, message, field);
-export const tooManyRequests = (retryAfterSeconds: number) =>
-  new HttpError(429, 'Too many requests; retry later', undefined, { 'Retry-After': String(retryAfterSeconds) });
+/** A 429 that names the limit hit and its rate, e.g. `Too many requests for this API key (30 per minute, WHATSAPP_RATE_LIMIT); retry in 12 s`. */
+export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
+  new HttpError(429, message, undefined, { 'Retry-After': String(retryAfterSeconds) });
+export const keyRateLimited = (d: { rate: string; retryAfterSeconds: number }) =>
+  tooManyRequests(`Too many requests for this API key (${d.rate}, WHATSAPP_RATE_LIMIT); retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
+export const addressRateLimited = (d: { rate: string; retryAfterSeconds: number }) =>
+  tooManyRequests(`Too many failed API key attempts from this address (${d.rate}); retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
 export const unavailable = (message: string) => new HttpError(503, message, undefined, { 'Retry-After': '5' });
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {

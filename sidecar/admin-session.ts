@@ -151,8 +151,13 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
 
   const refuse = (res: ServerResponse, status: 401 | 403, message: string) => sendJson(res, status, { status: 'error', message });
 
-  const tooManyAttempts = (res: ServerResponse, retryAfterSeconds: number) =>
-    sendJson(res, 429, { status: 'error', message: 'Too many sign-in attempts; try again later' }, { 'Retry-After': String(retryAfterSeconds) });
+  const tooManyAttempts = (res: ServerResponse, d: { rate: string; retryAfterSeconds: number }) =>
+    sendJson(
+      res,
+      429,
+      { status: 'error', message: `Too many failed sign-ins from this address (${d.rate}); try again in ${d.retryAfterSeconds} s` },
+      { 'Retry-After': String(d.retryAfterSeconds) },
+    );
 
   const authorize: AdminAuthorizer = (req, res, mutating) => {
     // A script's Bearer password is a sign-in too: wrong guesses count against the same limit.
@@ -160,12 +165,12 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
       const address = clientAddress(req);
       const blocked = signInLimiter.peek(address);
       if (!blocked.allowed) {
-        tooManyAttempts(res, blocked.retryAfterSeconds);
+        tooManyAttempts(res, blocked);
         return false;
       }
       if (isBearerAuthorized(req, password)) return true;
       const decision = signInLimiter.hit(address);
-      if (!decision.allowed) tooManyAttempts(res, decision.retryAfterSeconds);
+      if (!decision.allowed) tooManyAttempts(res, decision);
       else refuse(res, 401, password === undefined ? 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD' : 'Wrong password');
       return false;
     }
@@ -195,12 +200,12 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     if (crossSiteReason(req)) return refuse(res, 403, 'Cross-site request refused');
     const address = clientAddress(req);
     const allowed = signInLimiter.peek(address);
-    if (!allowed.allowed) return tooManyAttempts(res, allowed.retryAfterSeconds);
+    if (!allowed.allowed) return tooManyAttempts(res, allowed);
     const body = signInBody.safeParse(await readJson(req));
     if (!body.success || !secretsEqual(body.data.password, password)) {
       const decision = signInLimiter.hit(address);
       log.warn({ address }, 'admin: sign-in refused');
-      if (!decision.allowed) return tooManyAttempts(res, decision.retryAfterSeconds);
+      if (!decision.allowed) return tooManyAttempts(res, decision);
       return refuse(res, 401, 'Wrong password');
     }
     // A fresh id on every sign-in (no session fixation); drop the oldest when full.

@@ -105,6 +105,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     log,
     authorize: adminAuth.authorize,
     queueTtlMs: config.queueTtlMs,
+    phoneRules: { defaultCountry: config.defaultCountry },
     sendTestMessage: async () => {
       const now = new Date(clock.now());
       const id = newNotificationId(now);

@@ -324,9 +324,12 @@ describe('prototype pollution', () => {
 
 // ── generated bodies ────────────────────────────────────────────────────────────────────────────
 
+// Possible numbers (contract v1.1): Indian numbers (91 + 10 digits) as text and as integers;
+// any digit run now and then, which is often not possible for its code (a 400 naming the field).
 const validPhone = fc.oneof(
+  fc.bigInt({ min: 916_000_000_000n, max: 919_999_999_999n }).map((n) => n.toString()),
+  fc.integer({ min: 916_000_000_000, max: 919_999_999_999 }),
   fc.bigInt({ min: 1_000_000n, max: 999_999_999_999_999n }).map((n) => n.toString()),
-  fc.integer({ min: 1_000_000, max: Number.MAX_SAFE_INTEGER }),
   fc.constantFrom('+91 (98765) 43-210', '44.7700.900123', '+1-202-555-0143'),
 );
 const hostileScalar = fc.oneof(
