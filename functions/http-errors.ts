@@ -12,6 +12,8 @@ export class HttpError extends Error {
     message: string,
     readonly field?: string,
     readonly headers: Record<string, string> = {},
+    /** Extra fields of the JSON error body (e.g. a static `hint`). */
+    readonly details: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'HttpError';
@@ -19,6 +21,15 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (field: string, message: string) => new HttpError(400, message, field);
+
+/**
+ * The same for every refused path (so nothing about the server's files leaks), with a static hint
+ * on what an accepted path looks like.
+ */
+export const ATTACHMENT_HINT =
+  'Give the absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS on the server running the function app';
+export const attachmentNotAllowed = (field: 'image_path' | 'document_path') =>
+  new HttpError(400, `${field} is not allowed`, field, {}, { hint: ATTACHMENT_HINT });
 /** `why` says why no key was read when the body could not carry one (contract v1.1). */
 export const unauthorized = (why?: string) => new HttpError(401, why === undefined ? 'Invalid or missing API key' : `Invalid or missing API key (${why})`);
 export const notFound = (message: string) => new HttpError(404, message);
@@ -59,6 +70,7 @@ export function errorResponse(error: unknown, log: Logger): HttpResponseInit {
   if (error instanceof HttpError) {
     const body: Record<string, string> = { status: 'error', message: error.message };
     if (error.field !== undefined) body.field = error.field;
+    Object.assign(body, error.details);
     return jsonResponse(error.status, body, error.headers);
   }
   if (isStorageUnavailable(error)) {

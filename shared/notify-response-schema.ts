@@ -59,7 +59,7 @@ export const notificationStatusBodySchema = z
       created_at: z.string().describe('ISO 8601'),
       recipients: z.array(
         z.object({
-          to: z.string().describe('Recipient JID (`self` until the paired number is known)'),
+          to: z.string().describe('Recipient phone number: digits with the country code, as requests give them (`self` until the paired number is known)'),
           state: z.enum(RECIPIENT_STATES),
           error: z.string().optional(),
           updated_at: z.string().describe('ISO 8601'),

@@ -198,7 +198,7 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
     for (const field of ['image_path', 'document_path']) {
       const answer = await post(JSON.stringify({ self: true, [field]: secretPath }));
       expect(answer.status).toBe(400);
-      expect(answer.body).toEqual({ status: 'error', message: `${field} is not allowed`, field });
+      expect(answer.body).toEqual({ status: 'error', message: `${field} is not allowed`, field, hint: expect.stringContaining('absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS') });
       expect(answer.text).not.toContain('payroll');
     }
   });
