@@ -14,6 +14,7 @@ import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
 import { createAttachmentStore } from '../shared/attachment-store.js';
 import { createAdminApi } from './admin-api.js';
+import { createBaileysLogger } from './baileys-logger.js';
 import { createAdminEvents } from './admin-events.js';
 import { createAdminPage } from './admin-page.js';
 import { assertAdminPasswordSafe, createAdminAuth } from './admin-session.js';
@@ -44,7 +45,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger({ level: config.logLevel, name: 'sidecar' });
-  const baileysLog = log.child({ component: 'baileys' }, { level: config.logLevel === 'silent' ? 'silent' : 'warn' });
+  const baileysLog = createBaileysLogger(log.child({ component: 'baileys' }, { level: config.logLevel === 'silent' ? 'silent' : 'warn' }));
   const tables = createTableStore(config.tablesConnection);
   const cipher = createSessionCipher(requireSetting(config, 'sessionSecret', 'WHATSAPP_SESSION_SECRET'));
   const token = requireSetting(config, 'sidecarToken', 'WHATSAPP_SIDECAR_TOKEN');
