@@ -26,7 +26,9 @@ describe('authentication comes first', () => {
   ])('%s → 401', async (_name, body, headers) => {
     const res = await stack.notify(body, { headers, ...(body === undefined ? { raw: '{not json' } : {}) });
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ status: 'error', message: 'Invalid or missing API key' });
+    // v1.1: when the body could not carry a key, the message says why none was read.
+    const why = body === undefined ? ' (the body is not JSON; send a JSON object or the X-API-KEY header)' : '';
+    expect(res.body).toEqual({ status: 'error', message: `Invalid or missing API key${why}` });
   });
 
   test('an invalid body with a bad key is 401, not 400 (no validation before auth)', async () => {
