@@ -13,6 +13,7 @@ export const errorBodySchema = z
     status: z.literal('error'),
     message: z.string(),
     field: z.string().optional().describe('The request field at fault, e.g. `phones[2]` (400 and some 413)'),
+    hint: z.string().optional().describe('What an accepted value looks like (attachment path refusals); the same text for every refusal'),
   });
 
 /** 200: accepted, fire-and-forget. */
