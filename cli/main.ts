@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../shared/config.js';
 import { COMMANDS } from './commands/index.js';
+import { withDevEnv } from './dev-env-file.js';
 import { runCli } from './run-cli.js';
 
 function packageVersion(): string {
@@ -17,7 +18,7 @@ function packageVersion(): string {
 }
 
 const io = {
-  env: process.env,
+  env: withDevEnv(process.env),
   out: (line: string) => void process.stdout.write(`${line}\n`),
   err: (line: string) => void process.stderr.write(`${line}\n`),
 };

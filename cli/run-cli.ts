@@ -13,10 +13,12 @@ const ENVIRONMENT = `Environment (the same variables the services read):
   AZURITE_TABLE_PORT          Azurite table port when no connection string is set (default 10002)
   WHATSAPP_API_KEY_PEPPER     HMAC pepper for API keys; required by the apikey commands
   WA_NOTIFY_URL               where \`send\` posts (default http://127.0.0.1:7071)
-  WA_NOTIFY_APIKEY            the API key \`send\` uses
+  WA_NOTIFY_APIKEY            the API key \`send\` uses (\`apikey create <name> --save\` stores it)
+  WHATSAPP_DEFAULT_COUNTRY    e.g. IN: a national number of that country gets its country code
+  WA_NOTIFY_ENV_FILE          a file of KEY='value' lines read under the environment
+                              (default .data/dev.env, which \`npm start\` writes; '' for none)
 
-With \`npm start\` running, load its development settings first:
-  (set -a; . ./.data/dev.env; set +a; npx wa-notify apikey list)`;
+On the machine running \`npm start\`, the commands need no set-up: .data/dev.env supplies the rest.`;
 
 export function createProgram(commands: readonly Command[]): Command {
   return defineGroup({

@@ -12,7 +12,7 @@ import type { AttachmentDescriptor, NotificationContent } from '../shared/sideca
 import { FRAME_DATA_BYTES } from '../shared/attachment-frames.js';
 import type { AttachmentAllowlist, AttachmentField } from './attachment-allowlist.js';
 import { fileChunks } from './file-chunks.js';
-import { badRequest, tooLarge } from './http-errors.js';
+import { attachmentNotAllowed, badRequest, tooLarge } from './http-errors.js';
 
 export interface PreparedAttachment {
   slot: AttachmentSlot;
@@ -41,7 +41,7 @@ export function createAttachmentPreparer(deps: {
 }): AttachmentPreparer {
   const openChecked = async (field: AttachmentField, requested: string, cap: number) => {
     const opened = await (await deps.allowlist()).open(field, requested);
-    if (!opened.ok) throw badRequest(field, opened.message);
+    if (!opened.ok) throw attachmentNotAllowed(field);
     if (opened.size > cap) {
       await opened.handle.close();
       throw tooLarge(`${field} is larger than the ${mib(cap)} limit`, field);

@@ -12,6 +12,8 @@ export class HttpError extends Error {
     message: string,
     readonly field?: string,
     readonly headers: Record<string, string> = {},
+    /** Extra fields of the JSON error body (e.g. a static `hint`). */
+    readonly details: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'HttpError';
@@ -19,12 +21,27 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (field: string, message: string) => new HttpError(400, message, field);
-export const unauthorized = () => new HttpError(401, 'Invalid or missing API key');
+
+/**
+ * The same for every refused path (so nothing about the server's files leaks), with a static hint
+ * on what an accepted path looks like.
+ */
+export const ATTACHMENT_HINT =
+  'Give the absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS on the server running the function app';
+export const attachmentNotAllowed = (field: 'image_path' | 'document_path') =>
+  new HttpError(400, `${field} is not allowed`, field, {}, { hint: ATTACHMENT_HINT });
+/** `why` says why no key was read when the body could not carry one (contract v1.1). */
+export const unauthorized = (why?: string) => new HttpError(401, why === undefined ? 'Invalid or missing API key' : `Invalid or missing API key (${why})`);
 export const notFound = (message: string) => new HttpError(404, message);
 export const conflict = (message: string) => new HttpError(409, message);
 export const tooLarge = (message: string, field?: string) => new HttpError(413, message, field);
-export const tooManyRequests = (retryAfterSeconds: number) =>
-  new HttpError(429, 'Too many requests; retry later', undefined, { 'Retry-After': String(retryAfterSeconds) });
+/** A 429 that names the limit hit and its rate, e.g. `Too many requests for this API key (30 per minute, WHATSAPP_RATE_LIMIT); retry in 12 s`. */
+export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
+  new HttpError(429, message, undefined, { 'Retry-After': String(retryAfterSeconds) });
+export const keyRateLimited = (d: { rate: string; retryAfterSeconds: number }) =>
+  tooManyRequests(`Too many requests for this API key (${d.rate}, WHATSAPP_RATE_LIMIT); retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
+export const addressRateLimited = (d: { rate: string; retryAfterSeconds: number }) =>
+  tooManyRequests(`Too many failed API key attempts from this address (${d.rate}); retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
 export const unavailable = (message: string) => new HttpError(503, message, undefined, { 'Retry-After': '5' });
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
@@ -53,6 +70,7 @@ export function errorResponse(error: unknown, log: Logger): HttpResponseInit {
   if (error instanceof HttpError) {
     const body: Record<string, string> = { status: 'error', message: error.message };
     if (error.field !== undefined) body.field = error.field;
+    Object.assign(body, error.details);
     return jsonResponse(error.status, body, error.headers);
   }
   if (isStorageUnavailable(error)) {

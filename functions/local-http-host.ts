@@ -11,7 +11,7 @@ import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import { clientAddressOf } from '../shared/forwarded-address.js';
 import type { Logger } from '../shared/logger.js';
 import { MAX_BODY_BYTES } from './request-body.js';
-import { ROUTE_PREFIX, type RouteDefinition } from './routes.js';
+import { ROUTE_PREFIX, methodNotAllowed, routeNotFound, type RouteDefinition } from './routes.js';
 
 interface CompiledRoute {
   definition: RouteDefinition;
@@ -82,18 +82,18 @@ export async function startLocalHost(options: {
       if (options.extra?.(req, res)) return;
       const method = (req.method ?? 'GET').toUpperCase();
       let match: { route: CompiledRoute; values: RegExpExecArray } | undefined;
-      let pathMatched = false;
+      const allow = new Set<string>();
       for (const route of compiled) {
         const values = route.pattern.exec(url.pathname);
         if (!values) continue;
-        pathMatched = true;
+        for (const m of route.definition.allow ?? route.definition.methods) allow.add(m);
         if ((route.definition.methods as string[]).includes(method)) {
           match = { route, values };
           break;
         }
       }
       if (!match) {
-        send(res, { status: pathMatched ? 405 : 404, jsonBody: { status: 'error', message: pathMatched ? 'Method not allowed' : 'Not found' } });
+        send(res, allow.size > 0 ? methodNotAllowed(method, [...allow]) : routeNotFound());
         return;
       }
       const remote = req.socket.remoteAddress ?? 'unknown'; // read before the body: stopping early detaches the socket

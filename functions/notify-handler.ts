@@ -10,7 +10,7 @@ import type { LinkedUserStore } from '../shared/linked-users.js';
 import type { Logger } from '../shared/logger.js';
 import { NotificationExists, newNotificationId, type NotificationQueue } from '../shared/notification-queue.js';
 import { parseNotifyBody, type NotifyRequest } from '../shared/notify-request-schema.js';
-import { maskPhone, phoneToJid } from '../shared/phone-number.js';
+import { maskPhone, phoneToJid, type CountryCode } from '../shared/phone-number.js';
 import type { RateLimiter } from '../shared/rate-limiter.js';
 import type { WireNotification, WireRecipient } from '../shared/sidecar-protocol.js';
 import type { RequestAuthenticator } from './request-auth.js';
@@ -24,11 +24,11 @@ import {
   errorResponse,
   notFound,
   tooLarge,
-  tooManyRequests,
+  keyRateLimited,
   unavailable,
 } from './http-errors.js';
 import { deferredResponse, deliveryResponse, queuedResponse } from './notify-response.js';
-import { readJsonBody } from './request-body.js';
+import { readJsonBody, whyNoKeyInBody, type BodyResult } from './request-body.js';
 import type { SidecarClient } from './sidecar-client.js';
 import type { IdempotencyClaim, IdempotencyStore } from './idempotency.js';
 
@@ -41,7 +41,7 @@ export interface NotifyHandlerDeps {
   keyLimiter: RateLimiter;
   clock: Clock;
   log: Logger;
-  settings: { waitTimeoutMs: number; queueTtlMs: number; offlinePolicy: 'queue' | 'reject' };
+  settings: { waitTimeoutMs: number; queueTtlMs: number; offlinePolicy: 'queue' | 'reject'; defaultCountry?: CountryCode };
   /** Idempotency-Key support; without it the header and field are accepted and ignored. */
   idempotency?: IdempotencyStore;
 }
@@ -51,9 +51,11 @@ export type HttpHandlerFn = (request: HttpRequest, context: InvocationContext) =
 export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
   const { log, clock, settings } = deps;
 
-  const authenticate = (request: HttpRequest, body: unknown): Promise<ApiKeyRecord> => {
-    const fromBody = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).apikey : undefined;
-    return deps.authenticate(request, typeof fromBody === 'string' ? fromBody : undefined);
+  const authenticate = (request: HttpRequest, body: BodyResult): Promise<ApiKeyRecord> => {
+    const value = body.kind === 'json' ? body.value : undefined;
+    const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
+    const fromBody = isObject ? (value as Record<string, unknown>).apikey : undefined;
+    return deps.authenticate(request, typeof fromBody === 'string' ? fromBody : undefined, isObject ? undefined : whyNoKeyInBody(request, body));
   };
 
   /** The `Idempotency-Key` header or the `idempotency_key` field (both: they must agree). */
@@ -98,12 +100,12 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
     try {
       const body = await readJsonBody(request);
       if (body.kind === 'tooLarge') throw tooLarge('Request body is larger than 256 KiB', 'body');
-      const apiKey = await authenticate(request, body.kind === 'json' ? body.value : undefined);
+      const apiKey = await authenticate(request, body);
       const limit = deps.keyLimiter.hit(apiKey.hash);
-      if (!limit.allowed) throw tooManyRequests(limit.retryAfterSeconds);
+      if (!limit.allowed) throw keyRateLimited(limit);
       if (body.kind === 'invalid') throw badRequest('body', body.message);
 
-      const parsed = parseNotifyBody(body.value);
+      const parsed = parseNotifyBody(body.value, { defaultCountry: settings.defaultCountry });
       if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
       const notifyRequest = parsed.request;
       const id = newNotificationId(new Date(clock.now()));

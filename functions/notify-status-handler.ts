@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../shared/logger.js';
 import type { NotificationQueue } from '../shared/notification-queue.js';
+import { jidToPhone } from '../shared/phone-number.js';
 import type { RequestAuthenticator } from './request-auth.js';
 import { errorResponse, jsonResponse, notFound } from './http-errors.js';
 import type { HttpHandlerFn } from './notify-handler.js';
@@ -22,7 +23,7 @@ export function createNotifyStatusHandler(deps: { authenticate: RequestAuthentic
           id: notification.id,
           created_at: notification.createdAt,
           recipients: notification.recipients.map((r) => ({
-            to: r.to,
+            to: jidToPhone(r.to), // digits, as requests give them (POST answers keep the contract's JIDs)
             state: r.state,
             ...(r.error ? { error: r.error } : {}),
             updated_at: r.updatedAt,

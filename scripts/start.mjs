@@ -128,13 +128,23 @@ function devSecrets() {
   return { values, fromEnv };
 }
 
-/** KEY='value' lines: readable by `set -a; . file`, by `node --env-file` and by `xargs`. */
+/** Lines kept when the file is rewritten: what the operator saved (`apikey create --save`). */
+const KEPT_ENV_NAMES = ['WA_NOTIFY_APIKEY'];
+
+/**
+ * KEY='value' lines: read by the wa-notify CLI on this machine, and readable by `set -a; . file`,
+ * by `node --env-file` and by `xargs`.
+ */
 function writeEnvFile(vars) {
   const quote = (v) => `'${String(v).replace(/'/g, `'\\''`)}'`;
+  const kept = existsSync(ENV_FILE)
+    ? readFileSync(ENV_FILE, 'utf8').split('\n').filter((l) => KEPT_ENV_NAMES.some((name) => l.startsWith(`${name}=`)))
+    : [];
   const lines = [
-    '# Written by `npm start` for the wa-notify CLI; rewritten on every start. Load it with:',
-    '#   (set -a; . ./.data/dev.env; set +a; npx wa-notify apikey list)',
+    '# Written by `npm start` for the wa-notify CLI, which reads it (the environment wins);',
+    '# rewritten on every start, keeping WA_NOTIFY_APIKEY (`npx wa-notify apikey create <name> --save`).',
     ...Object.entries(vars).map(([k, v]) => `${k}=${quote(v)}`),
+    ...kept,
   ];
   writeFileSync(ENV_FILE, `${lines.join('\n')}\n`, { mode: 0o600 });
   if (!IS_WINDOWS) chmodSync(ENV_FILE, 0o600);
@@ -176,7 +186,10 @@ function pipeLines(stream, name, out) {
 
 /** Spawns a supervised child; its death before shutdown stops everything with exit 1. */
 function startChild(name, command, args, options = {}) {
-  const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  // Each child in its own process group: Ctrl-C in the terminal signals the whole foreground group,
+  // which used to stop Azurite at the same instant as the sidecar (so its lease release failed).
+  // This script alone gets the signal and stops the children in order.
+  const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: !IS_WINDOWS, ...options });
   const child = {
     name,
     proc,
@@ -216,15 +229,17 @@ async function stopChildren(group) {
 async function shutdown(code) {
   if (stopping) return;
   stopping = true;
-  // Services first, storage last, so the sidecar can still write while it shuts down.
-  await stopChildren(children.filter((c) => c.name !== 'azurite'));
-  await stopChildren(children.filter((c) => c.name === 'azurite'));
+  // In reverse order of start, each after the one before has exited: the function host, then the
+  // sidecar (which releases its session lease, so Azurite must still be up), then Azurite.
+  for (const child of [...children].reverse()) await stopChildren([child]);
   // A grandchild (func's worker) can hold a pipe open; do not wait on it for long.
   await Promise.race([Promise.all(children.map((c) => c.closed)), sleep(1_000)]);
   process.exit(code);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
+// SIGHUP too: the children no longer share the terminal's process group, so a closed terminal
+// reaches only this script, which must stop them.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     if (stopping) {
       // A second Ctrl-C: no more waiting.
@@ -311,6 +326,9 @@ async function main() {
     WHATSAPP_API_KEY_PEPPER: secrets.WHATSAPP_API_KEY_PEPPER,
     FUNCTIONS_PORT: ports.FUNCTIONS_PORT,
     WHATSAPP_SIDECAR_PORT: ports.WHATSAPP_SIDECAR_PORT,
+    WA_NOTIFY_URL: `http://127.0.0.1:${ports.FUNCTIONS_PORT}`,
+    // The CLI checks phones as the services do (`users link`).
+    ...(process.env.WHATSAPP_DEFAULT_COUNTRY ? { WHATSAPP_DEFAULT_COUNTRY: process.env.WHATSAPP_DEFAULT_COUNTRY } : {}),
   });
 
   if (ownStorage) say('WHATSAPP_TABLES_CONNECTION is set: using that storage, not starting Azurite');
@@ -336,8 +354,7 @@ async function main() {
   say('wa-notify is running.');
   say(`  Notify endpoint  POST ${url}`);
   say(`  Admin page       http://127.0.0.1:${ports.WHATSAPP_SIDECAR_PORT}/whatsapp  (pair WhatsApp here; password: ${password})`);
-  say('  API key          (set -a; . ./.data/dev.env; set +a; npx wa-notify apikey create my-script)');
-  say('                   or: node --env-file=.data/dev.env dist/cli/main.js apikey create my-script');
+  say('  API key          npx wa-notify apikey create my-script --save   (then: npx wa-notify send --self "hello")');
   say(`  Try it           curl -s ${url} -H 'content-type: application/json' -d '{"apikey":"<key>","self":true,"message":"hello"}'`);
   say('  Stop             Ctrl-C');
   say('');

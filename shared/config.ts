@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
+import { parseCountry, type CountryCode } from './phone-number.js';
 import { parseRateLimit, type RateLimitSpec } from './rate-limit-spec.js';
 
 /** The folder holding package.json, whether this runs compiled (dist/shared) or from source (shared). */
@@ -97,6 +98,19 @@ const envSchema = z.object({
     }),
   WHATSAPP_QUEUE_TTL: duration(24 * 3_600_000),
   WHATSAPP_OFFLINE_POLICY: z.enum(['queue', 'reject']).default('queue'),
+  // A number not possible as written but valid nationally in this country gets its code (contract v1.1).
+  WHATSAPP_DEFAULT_COUNTRY: z
+    .string()
+    .optional()
+    .transform((v, ctx): CountryCode | undefined => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const country = parseCountry(v);
+      if (country === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a two-letter country code such as IN, GB or US' });
+        return z.NEVER;
+      }
+      return country;
+    }),
   WHATSAPP_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   WHATSAPP_MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(100 * 1024 * 1024),
   WHATSAPP_WS_URL: optionalText,
@@ -129,6 +143,8 @@ export interface Config {
   sendBudget: RateLimitSpec[];
   queueTtlMs: number;
   offlinePolicy: 'queue' | 'reject';
+  /** WHATSAPP_DEFAULT_COUNTRY; unset by default. */
+  defaultCountry: CountryCode | undefined;
   maxImageBytes: number;
   maxDocumentBytes: number;
   whatsappWsUrl: string | undefined;
@@ -180,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendBudget: e.WHATSAPP_SEND_BUDGET,
     queueTtlMs: e.WHATSAPP_QUEUE_TTL,
     offlinePolicy: e.WHATSAPP_OFFLINE_POLICY,
+    defaultCountry: e.WHATSAPP_DEFAULT_COUNTRY,
     maxImageBytes: e.WHATSAPP_MAX_IMAGE_BYTES,
     maxDocumentBytes: e.WHATSAPP_MAX_DOCUMENT_BYTES,
     whatsappWsUrl: e.WHATSAPP_WS_URL,

@@ -3,7 +3,7 @@
  * lives here; the handler trusts the parsed type afterwards.
  */
 import { z } from 'zod';
-import { normalisePhone } from './phone-number.js';
+import { normalisePhone, type PhoneRules } from './phone-number.js';
 
 export const MAX_RECIPIENTS = 5;
 export const MAX_PHONES_IN_REQUEST = 100;
@@ -19,14 +19,16 @@ const codePoints = (text: string): number => {
 const typeError = (expected: string) => (issue: { input: unknown }) =>
   issue.input === undefined ? 'is required' : `must be ${expected}`;
 
-const phoneNumber = z.union([z.string(), z.number()], { error: typeError('a string or an integer') }).transform((value, ctx) => {
-  const result = normalisePhone(value);
-  if (!result.ok) {
-    ctx.addIssue({ code: 'custom', message: result.reason });
-    return z.NEVER;
-  }
-  return result.digits;
-});
+const phoneNumber = (rules: PhoneRules) =>
+  z.union([z.string(), z.number()], { error: typeError('a string or an integer') }).transform((value, ctx) => {
+    const result = normalisePhone(value, rules);
+    if (!result.ok) {
+      // The caller's own number is quoted so the message shows what was read (`phone 9876543210 is not …`).
+      ctx.addIssue({ code: 'custom', message: result.number === undefined ? result.reason : `${result.number} ${result.reason}` });
+      return z.NEVER;
+    }
+    return result.digits;
+  });
 
 const attachmentPath = z.string({ error: typeError('a string') }).min(1, 'must not be empty');
 
@@ -38,16 +40,16 @@ const message = z
     message: `must be at most ${MAX_MESSAGE_CODE_POINTS} characters`,
   });
 
-const notifyFields = {
+const notifyFields = (rules: PhoneRules) => ({
     apikey: z.string({ error: typeError('a string') }).optional(),
     self: z.boolean({ error: typeError('a boolean') }).optional(),
     username: z
       .string({ error: typeError('a string') })
       .refine((u) => codePoints(u) >= 1 && codePoints(u) <= 64, { message: 'must be 1 to 64 characters' })
       .optional(),
-    phone: phoneNumber.optional(),
+    phone: phoneNumber(rules).optional(),
     phones: z
-      .array(phoneNumber, { error: typeError('an array of phone numbers') })
+      .array(phoneNumber(rules), { error: typeError('an array of phone numbers') })
       .min(1, 'must list at least one phone number')
       .max(MAX_PHONES_IN_REQUEST, `must list at most ${MAX_PHONES_IN_REQUEST} phone numbers`)
       .optional(),
@@ -71,9 +73,12 @@ const notifyFields = {
       // Code points, like every length here and like JSON Schema's maxLength in the OpenAPI document.
       .refine((k) => codePoints(k) <= 128, { message: 'must be at most 128 characters' })
       .optional(),
-};
+});
 
-export const notifyBodySchema = z.object(notifyFields).superRefine((body, ctx) => {
+const FIELD_NAMES = Object.keys(notifyFields({}));
+
+function buildNotifyBodySchema(rules: PhoneRules) {
+  return z.object(notifyFields(rules)).superRefine((body, ctx) => {
     const forms = [body.self === true, body.username !== undefined, body.phone !== undefined, body.phones !== undefined];
     const count = forms.filter(Boolean).length;
     if (count !== 1) {
@@ -97,6 +102,19 @@ export const notifyBodySchema = z.object(notifyFields).superRefine((body, ctx) =
       ctx.addIssue({ code: 'custom', path: ['filename'], message: 'needs document_path' });
     }
   });
+}
+
+/** The schema without a default country: what OpenAPI documents. */
+export const notifyBodySchema = buildNotifyBodySchema({});
+const schemaByCountry = new Map<string, typeof notifyBodySchema>();
+
+/** One schema per default country (configuration has one), built on first use. */
+function notifyBodySchemaFor(rules: PhoneRules): typeof notifyBodySchema {
+  if (rules.defaultCountry === undefined) return notifyBodySchema;
+  let schema = schemaByCountry.get(rules.defaultCountry);
+  if (!schema) schemaByCountry.set(rules.defaultCountry, (schema = buildNotifyBodySchema(rules)));
+  return schema;
+}
 
 export type RecipientSelector =
   | { kind: 'self' }
@@ -132,17 +150,17 @@ function knownFieldsWithoutNulls(body: Record<string, unknown>): Record<string, 
   // Unknown fields are ignored (contract), which also keeps `__proto__` and friends out of reach.
   // A client that serialises unused fields as null (Python's None) means "absent".
   const out: Record<string, unknown> = Object.create(null);
-  for (const key of Object.keys(notifyFields)) {
+  for (const key of FIELD_NAMES) {
     if (Object.hasOwn(body, key) && body[key] !== null) out[key] = body[key];
   }
   return out;
 }
 
-export function parseNotifyBody(body: unknown): NotifyParseResult {
+export function parseNotifyBody(body: unknown, rules: PhoneRules = {}): NotifyParseResult {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, field: 'body', message: 'body must be a JSON object' };
   }
-  const parsed = notifyBodySchema.safeParse(knownFieldsWithoutNulls(body as Record<string, unknown>));
+  const parsed = notifyBodySchemaFor(rules).safeParse(knownFieldsWithoutNulls(body as Record<string, unknown>));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = fieldName(issue.path);

@@ -13,6 +13,7 @@ export const errorBodySchema = z
     status: z.literal('error'),
     message: z.string(),
     field: z.string().optional().describe('The request field at fault, e.g. `phones[2]` (400 and some 413)'),
+    hint: z.string().optional().describe('What an accepted value looks like (attachment path refusals); the same text for every refusal'),
   });
 
 /** 200: accepted, fire-and-forget. */
@@ -72,7 +73,7 @@ export const notificationStatusBodySchema = z
       created_at: z.string().describe('ISO 8601'),
       recipients: z.array(
         z.object({
-          to: z.string().describe('Recipient JID (`self` until the paired number is known)'),
+          to: z.string().describe('Recipient phone number: digits with the country code, as requests give them (`self` until the paired number is known)'),
           state: z.enum(RECIPIENT_STATES),
           error: z.string().optional(),
           updated_at: z.string().describe('ISO 8601'),

@@ -3,9 +3,10 @@
  * window resets as a whole, which is what OpenAlgo's "N per minute" means to its users.
  */
 import type { Clock } from './clock.js';
-import type { RateLimitSpec } from './rate-limit-spec.js';
+import { describeRateLimit, type RateLimitSpec } from './rate-limit-spec.js';
 
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+/** A refusal carries the limit as text (`30 per minute`), so a 429 can say which rate was hit. */
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; rate: string };
 
 export interface RateLimiter {
   /** Counts one hit for `key` and says whether it is within the limit. */
@@ -16,6 +17,7 @@ export interface RateLimiter {
 
 export function createRateLimiter(spec: RateLimitSpec, clock: Clock, maxKeys = 100_000): RateLimiter {
   const windows = new Map<string, { start: number; count: number }>();
+  const rate = describeRateLimit(spec);
 
   const current = (key: string, now: number) => {
     let w = windows.get(key);
@@ -34,7 +36,7 @@ export function createRateLimiter(spec: RateLimitSpec, clock: Clock, maxKeys = 1
   const decide = (w: { start: number; count: number }, now: number): RateDecision =>
     w.count <= spec.limit
       ? { allowed: true }
-      : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((w.start + spec.windowMs - now) / 1000)) };
+      : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((w.start + spec.windowMs - now) / 1000)), rate };
 
   return {
     hit(key) {

@@ -8,7 +8,7 @@ import { ApiKeyNameTaken, type ApiKeyStore } from '../shared/api-keys.js';
 import type { LinkedUserStore } from '../shared/linked-users.js';
 import type { Logger } from '../shared/logger.js';
 import type { NotificationQueue, RecipientPatch, RecipientRow } from '../shared/notification-queue.js';
-import { normalisePhone } from '../shared/phone-number.js';
+import { describePhoneProblem, normalisePhone, type PhoneRules } from '../shared/phone-number.js';
 import type { AdminAuthorizer } from './admin-auth.js';
 import { HttpError } from './http-error.js';
 import type { HttpRouter, RouteHandler } from './http-router.js';
@@ -30,6 +30,8 @@ export interface AdminApiDeps {
   sendTestMessage: () => Promise<string>;
   /** How long a retried notification may stay queued again (WHATSAPP_QUEUE_TTL); default 24 h. */
   queueTtlMs?: number;
+  /** WHATSAPP_DEFAULT_COUNTRY, read exactly as the notify API reads it. */
+  phoneRules?: PhoneRules;
 }
 
 const pairBody = z.object({ phone: z.union([z.string(), z.number()]).optional() });
@@ -73,8 +75,8 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
     if (!body.success) throw fieldError('phone', 'phone must be a string or an integer');
     let phone: string | undefined;
     if (body.data.phone !== undefined) {
-      const parsed = normalisePhone(body.data.phone);
-      if (!parsed.ok) throw fieldError('phone', `phone ${parsed.reason}`);
+      const parsed = normalisePhone(body.data.phone, deps.phoneRules);
+      if (!parsed.ok) throw fieldError('phone', describePhoneProblem('phone', parsed));
       phone = parsed.digits;
     }
     sendJson(res, 200, await session.pair(phone));
@@ -90,8 +92,8 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
   route('POST', 'users', async (req, res) => {
     const body = linkBody.safeParse(await readJson(req));
     if (!body.success) throw fieldError(String(body.error.issues[0]?.path[0] ?? 'body'), 'username (1–64 characters) and phone are required');
-    const phone = normalisePhone(body.data.phone);
-    if (!phone.ok) throw fieldError('phone', `phone ${phone.reason}`);
+    const phone = normalisePhone(body.data.phone, deps.phoneRules);
+    if (!phone.ok) throw fieldError('phone', describePhoneProblem('phone', phone));
     sendJson(res, 200, { status: 'success', user: await deps.users.link(body.data.username, phone.digits) });
   });
   route('DELETE', 'users/:username', async (_req, res, { username }) => {

@@ -132,18 +132,20 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
 
   const disabled = () => new HttpError(401, 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD');
 
-  const tooManyAttempts = (retryAfterSeconds: number) =>
-    new HttpError(429, 'Too many sign-in attempts; try again later', { headers: { 'Retry-After': String(retryAfterSeconds) } });
+  const tooManyAttempts = (d: { rate: string; retryAfterSeconds: number }) =>
+    new HttpError(429, `Too many failed sign-ins from this address (${d.rate}); try again in ${d.retryAfterSeconds} s`, {
+      headers: { 'Retry-After': String(d.retryAfterSeconds) },
+    });
 
   const authorize: AdminAuthorizer = (req, mutating) => {
     // A script's Bearer password is a sign-in too: wrong guesses count against the same limit.
     if (bearerToken(req.headers.authorization) !== undefined) {
       const address = clientAddress(req);
       const blocked = signInLimiter.peek(address);
-      if (!blocked.allowed) throw tooManyAttempts(blocked.retryAfterSeconds);
+      if (!blocked.allowed) throw tooManyAttempts(blocked);
       if (isBearerAuthorized(req, password)) return;
       const decision = signInLimiter.hit(address);
-      if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
+      if (!decision.allowed) throw tooManyAttempts(decision);
       throw password === undefined ? disabled() : new HttpError(401, 'Wrong password');
     }
     const found = password === undefined ? undefined : sessionOf(req);
@@ -164,12 +166,12 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     if (crossSiteReason(req)) throw new HttpError(403, 'Cross-site request refused');
     const address = clientAddress(req);
     const allowed = signInLimiter.peek(address);
-    if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
+    if (!allowed.allowed) throw tooManyAttempts(allowed);
     const body = signInBody.safeParse(await readJson(req));
     if (!body.success || !secretsEqual(body.data.password, password)) {
       const decision = signInLimiter.hit(address);
       log.warn({ address }, 'admin: sign-in refused');
-      if (!decision.allowed) throw tooManyAttempts(decision.retryAfterSeconds);
+      if (!decision.allowed) throw tooManyAttempts(decision);
       throw new HttpError(401, 'Wrong password');
     }
     // A fresh id on every sign-in (no session fixation).

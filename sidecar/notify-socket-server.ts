@@ -113,7 +113,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     if ((declared.image ?? 0) > deps.caps.image) return reject(413, 'image_path is larger than the configured limit');
     if ((declared.document ?? 0) > deps.caps.document) return reject(413, 'document_path is larger than the configured limit');
     const limit = deps.keyLimiter.hit(n.apiKeyHash);
-    if (!limit.allowed) return reject(429, 'Too many requests; retry later', limit.retryAfterSeconds);
+    if (!limit.allowed) return reject(429, `Too many requests for this API key (${limit.rate}, WHATSAPP_RATE_LIMIT); retry in ${limit.retryAfterSeconds} s`, limit.retryAfterSeconds);
     const open = session.isOpen();
     if (!open && m.rejectIfOffline) return reject(409, 'WhatsApp is offline; nothing was queued');
     if (upload) {

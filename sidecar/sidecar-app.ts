@@ -14,6 +14,7 @@ import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
 import { createAttachmentStore } from '../shared/attachment-store.js';
 import { adminApiRoutes, type AdminApiDeps } from './admin-api.js';
+import { createBaileysLogger } from './baileys-logger.js';
 import { createAdminEvents } from './admin-events.js';
 import { assertAdminPasswordSafe, createAdminAuth } from './admin-auth.js';
 import { adminPageRoutes } from './admin-page.js';
@@ -45,7 +46,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger({ level: config.logLevel, name: 'sidecar' });
-  const baileysLog = log.child({ component: 'baileys' }, { level: config.logLevel === 'silent' ? 'silent' : 'warn' });
+  const baileysLog = createBaileysLogger(log.child({ component: 'baileys' }, { level: config.logLevel === 'silent' ? 'silent' : 'warn' }));
   const tables = createTableStore(config.tablesConnection);
   const cipher = createSessionCipher(requireSetting(config, 'sessionSecret', 'WHATSAPP_SESSION_SECRET'));
   const token = requireSetting(config, 'sidecarToken', 'WHATSAPP_SIDECAR_TOKEN');
@@ -106,6 +107,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     log,
     authorize: adminAuth.authorize,
     queueTtlMs: config.queueTtlMs,
+    phoneRules: { defaultCountry: config.defaultCountry },
     sendTestMessage: async () => {
       const now = new Date(clock.now());
       const id = newNotificationId(now);

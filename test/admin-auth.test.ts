@@ -194,6 +194,7 @@ describe('sign-in rate limit', () => {
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(300);
+    expect(await limited.json()).toEqual({ status: 'error', message: `Too many failed sign-ins from this address (5 per 5 minutes); try again in ${retryAfter} s` });
     expect((await signIn(stack.adminPassword, from)).status).toBe(429);
     expect((await signIn(stack.adminPassword, '203.0.113.10')).status).toBe(200);
   });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import jsQRModule from 'jsqr';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { measureWidth } from './support/page-width.js';
 import { startPairedStack, type PairedStack } from './support/paired-stack.js';
 import { TEST_OUTPUT } from './support/sidecar-process.js';
 
@@ -232,6 +233,9 @@ describe('admin page, paired with the loopback WhatsApp peer', () => {
     await expectText(page.locator('#action-result'), /Linked!/);
     expect(await page.locator('#pairing').isVisible()).toBe(false);
     await shot(page, 'connected');
+    // 390 px wide: the connection controls (Unlink included) and the tables stay on screen.
+    expect(await page.getByRole('button', { name: 'Unlink…' }).isVisible()).toBe(true);
+    await expectFitsPhone(page);
   });
 
   test('pause and connect update the status; the test message reaches the own number', async () => {
@@ -239,6 +243,7 @@ describe('admin page, paired with the loopback WhatsApp peer', () => {
     await expectText(badge(page), /^Paused$/);
     await expectText(page.locator('#state-text'), /notifications wait in the queue/);
     await shot(page, 'paused');
+    await expectFitsPhone(page);
     await page.getByRole('button', { name: 'Connect' }).click();
     await expectText(badge(page), /^Connected$/, 10_000);
     await page.getByRole('button', { name: 'Send test message to self' }).click();
@@ -262,6 +267,15 @@ describe('admin page, paired with the loopback WhatsApp peer', () => {
     await expectText(badge(page), /^Connected$/, 15_000);
   });
 });
+
+/** Nothing wider than the 390 px viewport: the document, and each element's edges. */
+async function expectFitsPhone(page: Page): Promise<void> {
+  const report = await measureWidth(page);
+  expect(report.viewport).toBe(390);
+  expect(report.measured).toBeGreaterThan(20);
+  expect(report.outside).toEqual([]);
+  expect(report.scrollWidth).toBeLessThanOrEqual(390);
+}
 
 /** Polls a locator's text until it matches (bounded), then asserts, so failures show the text seen. */
 async function expectText(locator: ReturnType<Page['locator']>, pattern: RegExp, timeoutMs = 8_000): Promise<void> {

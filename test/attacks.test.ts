@@ -180,7 +180,8 @@ describe('API key brute force', () => {
       statuses.push(res.status);
       if (res.status === 429) {
         retryAfter = res.headers.get('retry-after');
-        expect(res.body).toEqual({ status: 'error', message: 'Too many requests; retry later' });
+        // Which limit, and its rate: the caller can tell a lock-out from its own key's budget.
+        expect(res.body).toEqual({ status: 'error', message: `Too many failed API key attempts from this address (20 per minute); retry in ${res.headers.get('retry-after')} s` });
       }
     }
     expect(statuses.slice(0, 20)).toEqual(Array(20).fill(401));
@@ -242,7 +243,10 @@ describe('a valid key over its limit', () => {
         const via = i % 2 === 0 ? stack.fn.url : second.url;
         const res = await stack.notify({ apikey: key, self: true, message: `spread ${i}` }, { url: via });
         results.push({ status: res.status, retryAfter: res.headers.get('retry-after'), via: via === stack.fn.url ? 'A' : 'B' });
-        if (res.status === 429) expect(res.body).toMatchObject({ status: 'error' });
+        // Refused by the sidecar (each instance saw under 5): its answer names the limit and rate too.
+        if (res.status === 429) {
+          expect(res.body).toEqual({ status: 'error', message: `Too many requests for this API key (5 per minute, WHATSAPP_RATE_LIMIT); retry in ${res.headers.get('retry-after')} s` });
+        }
       }
       // Each instance saw 4 requests (under its own 5), yet the 6th overall is refused.
       expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
@@ -257,8 +261,14 @@ describe('a valid key over its limit', () => {
   test('one instance alone also stops at the limit (its own first filter)', async () => {
     const key = await newKey('single');
     const statuses: number[] = [];
-    for (let i = 0; i < 7; i++) statuses.push((await stack.notify({ apikey: key, self: true, message: 'x' })).status);
+    let refused: unknown;
+    for (let i = 0; i < 7; i++) {
+      const res = await stack.notify({ apikey: key, self: true, message: 'x' });
+      statuses.push(res.status);
+      if (res.status === 429) refused = res.body.message;
+    }
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(refused).toMatch(/^Too many requests for this API key \(5 per minute, WHATSAPP_RATE_LIMIT\); retry in \d+ s$/);
   });
 });
 

@@ -4,7 +4,7 @@
  * the loopback WhatsApp peer received.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DIST } from './support/paths.js';
@@ -22,8 +22,10 @@ interface Run {
 let stack: PairedStack;
 const root = mkdtempSync(path.join(os.tmpdir(), 'wa-cli-send-'));
 
-function cli(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? '', WA_NOTIFY_URL: stack.fn.url, WA_NOTIFY_APIKEY: stack.apiKey, ...options.env };
+function cli(args: string[], options: { env?: Record<string, string | undefined>; stdin?: string } = {}): Promise<Run> {
+  // WA_NOTIFY_ENV_FILE '' by default: a developer's own .data/dev.env must not leak into the test.
+  const all = { PATH: process.env.PATH ?? '', WA_NOTIFY_ENV_FILE: '', WA_NOTIFY_URL: stack.fn.url, WA_NOTIFY_APIKEY: stack.apiKey, ...options.env };
+  const env = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -155,4 +157,52 @@ test('WhatsApp paused: exit 0 (even with --wait), and the line says it was defer
   }
   await stack.waitForState('open');
   await stack.peer.waitForMessage((m) => m.text === 'deferred by the cli', 15_000);
+});
+
+test("the README's steps as written: `apikey create <name> --save`, then `send --self \"hello\"` with nothing exported", async () => {
+  // What `npm start` writes to .data/dev.env (scripts/start.mjs writeEnvFile), in a file of our own.
+  const devEnv = path.join(root, 'dev.env');
+  const storagePort = new URL(/TableEndpoint=([^;]+)/.exec(stack.env.WHATSAPP_TABLES_CONNECTION!)![1]!).port;
+  writeFileSync(
+    devEnv,
+    [
+      '# Written by `npm start`',
+      `AZURITE_TABLE_PORT='${storagePort}'`,
+      `WHATSAPP_API_KEY_PEPPER='${stack.env.WHATSAPP_API_KEY_PEPPER!}'`,
+      `WA_NOTIFY_URL='${stack.fn.url}'`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  const bare = { WA_NOTIFY_ENV_FILE: devEnv, WA_NOTIFY_URL: undefined, WA_NOTIFY_APIKEY: undefined };
+  const created = await cli(['apikey', 'create', 'readme-steps', '--save'], { env: bare });
+  expect(created.stderr).toContain('saved it as WA_NOTIFY_APIKEY');
+  expect(created.code).toBe(0);
+  const key = created.stdout.trim();
+  expect(key).toMatch(/^wan_/);
+  const saved = readFileSync(devEnv, 'utf8');
+  expect(saved).toContain(`WA_NOTIFY_APIKEY='${key}'\n`);
+  expect(saved).toContain(`WA_NOTIFY_URL='${stack.fn.url}'`); // the rest of the file is kept
+  expect(statSync(devEnv).mode & 0o777).toBe(0o600);
+
+  const sent = await cli(['send', '--self', 'hello from the README'], { env: bare });
+  expect(sent.stderr).toBe('');
+  expect(sent.code).toBe(0);
+  await stack.peer.waitForMessage((m) => m.to === stack.peer.selfJid && m.text === 'hello from the README', 10_000);
+
+  // A second --save replaces the key rather than adding a line; the environment still wins over the file.
+  const again = await cli(['apikey', 'create', 'readme-steps-2', '--save'], { env: bare });
+  expect(again.code).toBe(0);
+  expect(readFileSync(devEnv, 'utf8').match(/^WA_NOTIFY_APIKEY=/gm)).toHaveLength(1);
+  const overridden = await cli(['send', '--self', 'x'], { env: { ...bare, WA_NOTIFY_APIKEY: 'wan_wrong' } });
+  expect(overridden.code).toBe(1);
+  expect(overridden.stderr).toContain('HTTP 401');
+});
+
+test('send --phone without the country code: the API refuses it, and the CLI shows why', async () => {
+  const run = await cli(['send', '--phone', '98765 43210', 'x']);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toBe(
+    'wa-notify send: HTTP 400: phone 9876543210 is not a possible number for +98 (IR); include the country code, e.g. 919876543210 [phone]\n',
+  );
 });

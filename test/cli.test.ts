@@ -3,7 +3,8 @@
  * process, against a real Azurite, checking stdout/stderr/exit codes and what landed in the tables.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startAzurite, type AzuriteHandle } from './support/azurite.js';
 import { DIST } from './support/paths.js';
@@ -24,7 +25,8 @@ let azurite: AzuriteHandle;
 
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   // Only what the CLI reads, so a developer's own WHATSAPP_* variables cannot leak into the test.
-  const base: Record<string, string> = { PATH: process.env.PATH ?? '', WHATSAPP_TABLES_CONNECTION: azurite.connectionString, WHATSAPP_API_KEY_PEPPER: PEPPER };
+  // WA_NOTIFY_ENV_FILE '' : no .data/dev.env of a developer's `npm start` either.
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '', WA_NOTIFY_ENV_FILE: '', WHATSAPP_TABLES_CONNECTION: azurite.connectionString, WHATSAPP_API_KEY_PEPPER: PEPPER };
   const merged = Object.fromEntries(Object.entries({ ...base, ...env }).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -128,6 +130,13 @@ describe('users', () => {
     expect(short.code).toBe(1);
     expect(short.stderr).toContain('7 to 15 digits');
     expect(await users().find('bob')).toBeUndefined();
+    // Contract v1.1: possible for its country code. Without 91 this reads as +98 (Iran).
+    const noCode = await cli(['users', 'link', 'bob', '98765 43210']);
+    expect(noCode.code).toBe(1);
+    expect(noCode.stderr).toBe(
+      'wa-notify: invalid phone: the number is not a possible number for +98 (IR); include the country code, e.g. +91 98765 43210\n',
+    );
+    expect(await users().find('bob')).toBeUndefined();
   });
 
   test('a username over 64 characters is refused', async () => {
@@ -166,4 +175,26 @@ describe('usage', () => {
       expect(run.stderr).toContain('Usage: wa-notify');
     },
   );
+});
+
+describe('development settings file', () => {
+  test('WHATSAPP_DEFAULT_COUNTRY (here from the file) gives a national number its country code', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wa-cli-env-'));
+    try {
+      const file = path.join(dir, 'dev.env');
+      // The pepper and the country come from the file alone, as `npm start` writes it.
+      writeFileSync(file, `WHATSAPP_API_KEY_PEPPER='${PEPPER}'\nWHATSAPP_DEFAULT_COUNTRY='IN'\n`);
+      const linked = await cli(['users', 'link', 'carol', '98765 43210'], { WA_NOTIFY_ENV_FILE: file, WHATSAPP_API_KEY_PEPPER: undefined });
+      expect(linked.stderr).toBe('');
+      expect(linked.code).toBe(0);
+      expect(await createLinkedUserStore(createTableStore(azurite.connectionString)).find('carol')).toMatchObject({ phone: '919876543210' });
+      const listed = await cli(['apikey', 'list', '--json'], { WA_NOTIFY_ENV_FILE: file, WHATSAPP_API_KEY_PEPPER: undefined });
+      expect(listed.code).toBe(0);
+      // The environment wins over the file: an empty country means none.
+      const plain = await cli(['users', 'link', 'dave', '98765 43210'], { WA_NOTIFY_ENV_FILE: file, WHATSAPP_DEFAULT_COUNTRY: '' });
+      expect(plain.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

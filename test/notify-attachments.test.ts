@@ -86,7 +86,7 @@ test.each([
 ])('%s %s is refused with the uniform message', async (field, p) => {
   const res = await send({ [field]: p });
   expect(res.status).toBe(400);
-  expect(res.body).toEqual({ status: 'error', field, message: `${field} is not allowed` });
+  expect(res.body).toEqual({ status: 'error', field, message: `${field} is not allowed`, hint: expect.stringContaining('absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS') });
 });
 
 test('files over the caps get 413 naming the field', async () => {

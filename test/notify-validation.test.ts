@@ -26,7 +26,9 @@ describe('authentication comes first', () => {
   ])('%s → 401', async (_name, body, headers) => {
     const res = await stack.notify(body, { headers, ...(body === undefined ? { raw: '{not json' } : {}) });
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ status: 'error', message: 'Invalid or missing API key' });
+    // v1.1: when the body could not carry a key, the message says why none was read.
+    const why = body === undefined ? ' (the body is not JSON; send a JSON object or the X-API-KEY header)' : '';
+    expect(res.body).toEqual({ status: 'error', message: `Invalid or missing API key${why}` });
   });
 
   test('an invalid body with a bad key is 401, not 400 (no validation before auth)', async () => {
@@ -223,7 +225,8 @@ describe('status lookup', () => {
     expect(mine.status).toBe(200);
     const body = (await mine.json()) as { data: { id: string; recipients: { to: string; state: string }[] } };
     expect(body.data.id).toBe(id);
-    expect(body.data.recipients).toEqual([expect.objectContaining({ to: '919876543210@s.whatsapp.net', state: 'queued' })]);
+    // Phone digits, the form requests use (the POST answers' sent/failed keep the contract's JIDs).
+    expect(body.data.recipients).toEqual([expect.objectContaining({ to: '919876543210', state: 'queued' })]);
 
     const { createApiKeyStore } = await import('../shared/api-keys.js');
     const { key: other } = await createApiKeyStore(stack.tables, stack.env.WHATSAPP_API_KEY_PEPPER!).create('other');

@@ -2,7 +2,9 @@
  * `wa-notify apikey create|list|revoke`: API keys for callers of the notify endpoint. The plain key
  * is printed once, alone on stdout, so `KEY=$(wa-notify apikey create ci)` captures exactly it.
  */
+import path from 'node:path';
 import { ApiKeyNameTaken, type ApiKeyStore } from '../../shared/api-keys.js';
+import { devEnvFile, saveToDevEnv } from '../dev-env-file.js';
 import { CommandFailed, EXIT_OK, type Command } from '../command.js';
 import { defineGroup } from '../command-group.js';
 import { defineCommand } from '../leaf-command.js';
@@ -31,14 +33,26 @@ export function apiKeyCommand(deps: ApiKeyCommandDeps): Command {
       'The key is printed alone on stdout and is never shown again (only its HMAC is stored).\n' +
       'A name can have one active key at a time; revoke the old one to rotate.',
     positionals: ['name'],
-    options: {},
-    async run({ args, io }) {
+    options: {
+      save: {
+        type: 'boolean',
+        description: 'Also store it as WA_NOTIFY_APIKEY in .data/dev.env (or $WA_NOTIFY_ENV_FILE), where `send` finds it',
+      },
+    },
+    async run({ args, options, io }) {
       checkName(args.name);
+      const saveTo = options.save ? devEnvFile(io.env) : undefined;
+      if (options.save && saveTo === undefined) throw new CommandFailed('--save needs a file: WA_NOTIFY_ENV_FILE is set to none');
       const store = deps.openStore(io.env);
       try {
         const { key } = await store.create(args.name);
         io.out(key);
-        io.err(`Created API key "${args.name}". Store it now: it cannot be shown again.`);
+        if (saveTo !== undefined) {
+          saveToDevEnv(saveTo, 'WA_NOTIFY_APIKEY', key);
+          io.err(`Created API key "${args.name}" and saved it as WA_NOTIFY_APIKEY in ${path.relative(process.cwd(), saveTo) || saveTo}; \`wa-notify send\` uses it.`);
+        } else {
+          io.err(`Created API key "${args.name}". Store it now: it cannot be shown again.`);
+        }
         return EXIT_OK;
       } catch (error) {
         if (error instanceof ApiKeyNameTaken) {

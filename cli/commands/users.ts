@@ -3,7 +3,8 @@
  * a phone number. Phones are checked and normalised exactly as the API checks `phone`.
  */
 import type { LinkedUserStore } from '../../shared/linked-users.js';
-import { normalisePhone } from '../../shared/phone-number.js';
+import { loadConfig } from '../../shared/config.js';
+import { normalisePhone, PHONE_EXAMPLE } from '../../shared/phone-number.js';
 import { CommandFailed, EXIT_OK, type Command } from '../command.js';
 import { defineGroup } from '../command-group.js';
 import { defineCommand } from '../leaf-command.js';
@@ -27,14 +28,17 @@ export function usersCommand(deps: UsersCommandDeps): Command {
     summary: 'Link a username to a phone number (replacing any earlier link)',
     description:
       'The phone is digits with the country code and an optional leading +; spaces, -, ., ( and )\n' +
-      'are removed, e.g. "+91 98765-43210" is stored as 919876543210.',
+      'are removed, e.g. "+91 98765-43210" is stored as 919876543210. It must be a possible number\n' +
+      'for its country code; with WHATSAPP_DEFAULT_COUNTRY set (e.g. IN), a national number of that\n' +
+      'country gets its code.',
     positionals: ['username', 'phone'],
     options: {},
     async run({ args, io }) {
       checkUsername(args.username);
-      const phone = normalisePhone(args.phone);
-      // The reason only: an error line must not echo the number.
-      if (!phone.ok) throw new CommandFailed(`invalid phone: ${phone.reason}`);
+      const phone = normalisePhone(args.phone, { defaultCountry: loadConfig(io.env).defaultCountry });
+      // The reason only: an error line must not echo the number. The example is spaced so the
+      // masking of digit runs in error lines leaves it readable.
+      if (!phone.ok) throw new CommandFailed(`invalid phone: ${phone.number === undefined ? '' : 'the number '}${phone.reason.replace(PHONE_EXAMPLE, '+91 98765 43210')}`);
       await deps.openStore(io.env).link(args.username, phone.digits);
       io.out(`Linked "${args.username}" to +${phone.digits}.`);
       return EXIT_OK;

@@ -30,6 +30,9 @@ export const PAGE_HTML = `<!doctype html>
       <button type="submit" class="primary">Sign in</button>
       <p id="signin-error" class="form-error" role="alert"></p>
     </form>
+    <p id="signin-help" class="muted small">The password is the sidecar's <code>WHATSAPP_ADMIN_PASSWORD</code>.
+      Started with <code>npm start</code>? It generated one: <code>WHATSAPP_ADMIN_PASSWORD</code> in
+      <code>.data/dev-secrets.json</code> in the project folder.</p>
   </section>
 
   <div id="app-view" hidden>

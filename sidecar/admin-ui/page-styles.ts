@@ -75,11 +75,23 @@ td code, .mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-siz
 .state-sent, .state-delivered, .state-read { color: var(--accent); }
 code { font-family: ui-monospace, Menlo, Consolas, monospace; }
 .visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+#status-box[data-unreachable=true] #state-text { color: var(--danger); }
 @media (max-width: 40rem) {
   main { padding: .6rem; }
+  .card { padding: .75rem; }
   .grid-form, #key-form { grid-template-columns: 1fr; }
   .grid-form button { justify-self: start; }
-  .controls button { flex: 1 1 45%; }
+  /* Two buttons a row at most, each allowed to wrap its label: none is pushed past the edge. */
+  .controls button { flex: 1 1 40%; min-width: 0; white-space: normal; }
+  /* Tables fit the screen rather than scroll: long names and ids wrap anywhere, the least useful
+     columns (tries, updated) give way, and cells pad less. */
+  th, td { padding: .4rem .25rem; }
+  td { overflow-wrap: anywhere; }
+  td.actions, td.actions button, td.state { overflow-wrap: normal; }
   th:nth-child(5), td:nth-child(5) { display: none; }
+  #queue-table th:nth-child(4), #queue-table td:nth-child(4), #recent-table th:nth-child(4), #recent-table td:nth-child(4) { display: none; }
+  td.actions button + button { margin-left: 0; margin-top: .3rem; }
+  td.actions { white-space: normal; }
+  td.actions button { white-space: nowrap; }
 }
 `;

@@ -222,8 +222,31 @@ const STATE_LABEL: Record<Status['state'], string> = {
   logged_out: 'Logged out',
 };
 
+// Baileys' codes for a socket that never got through or dropped (408 also covers DNS, refused and
+// timed-out connections); not 515, WhatsApp's normal "restart" during pairing.
+const UNREACHABLE_CODES = new Set([408, 428, 503]);
+/** A QR or code arrived since the last pair click: a 408 after that is a QR that expired, not a network problem. */
+let pairingGotThrough = false;
+let pairRequested = false;
+
+const UNREACHABLE_TEXT =
+  'WhatsApp is unreachable: this machine could not connect to WhatsApp. Check its internet connection, DNS, ' +
+  'and any firewall or proxy in the way (web.whatsapp.com, port 443; or WHATSAPP_WS_URL if you set one).';
+
+function isUnreachable(s: Status): boolean {
+  const d = s.last_disconnect;
+  if (!d || (d.code !== undefined && !UNREACHABLE_CODES.has(d.code))) return false;
+  if (s.state === 'connecting') return true;
+  if (s.state === 'pairing') return !s.qr_image && !s.pairing_code && !pairingGotThrough;
+  // Back to unpaired after a pair click that never showed a QR or code: the attempt did not get through.
+  return s.state === 'unpaired' && pairRequested && !pairingGotThrough;
+}
+
 function stateText(s: Status): string {
   const number = s.me ? phoneOf(s.me) : undefined;
+  if (isUnreachable(s)) {
+    return `${UNREACHABLE_TEXT} ${s.state === 'unpaired' ? 'Then pair again.' : 'It keeps retrying by itself.'}`;
+  }
   switch (s.state) {
     case 'open':
       return number ? `as ${number}` : '';
@@ -248,6 +271,7 @@ function applyButtonStates(state: Status['state']): void {
 }
 
 function renderStatus(s: Status): void {
+  if (s.qr_image || s.pairing_code) pairingGotThrough = true;
   const badge = $('state-badge');
   badge.textContent = STATE_LABEL[s.state] ?? s.state;
   badge.dataset.state = s.state;
@@ -279,6 +303,9 @@ function renderStatus(s: Status): void {
     codeBox.hidden = false;
   } else codeBox.hidden = true;
 
+  const unreachable = isUnreachable(s);
+  $('status-box').dataset.unreachable = unreachable ? 'true' : 'false';
+  if (unreachable && pairRequested) say($('action-result'), 'No QR code or pairing code: WhatsApp is unreachable (see above).', 'error');
   if (s.state === 'pairing') pairingSeen = true;
   else if (s.state === 'unpaired' || s.state === 'logged_out') pairingSeen = false;
   if (s.state === 'open' && lastState !== undefined && lastState !== 'open') {
@@ -310,6 +337,7 @@ async function checkSession(): Promise<boolean> {
 
 async function control(path: string, doing: string): Promise<void> {
   const out = $('action-result');
+  if (path === 'pair') startPairAttempt();
   say(out, `${doing}…`);
   const r = await api('POST', path, path === 'pair' ? {} : undefined);
   if (r.status === 200) {
@@ -318,14 +346,22 @@ async function control(path: string, doing: string): Promise<void> {
   } else say(out, messageOf(r, `${doing} failed`), 'error');
 }
 
+function startPairAttempt(): void {
+  pairRequested = true;
+  pairingGotThrough = false;
+}
+
 async function pairByCode(phone: string): Promise<void> {
   const out = $('action-result');
   say(out, 'Asking WhatsApp for a pairing code…');
+  startPairAttempt();
   const r = await api('POST', 'pair', { phone });
   if (r.status !== 200) return say(out, messageOf(r, 'Pairing failed'), 'error');
   const s = r.body as unknown as Status;
   renderStatus(s);
-  say(out, s.pairing_code ? 'Code ready: enter it on your phone.' : 'No code yet; it appears here as soon as WhatsApp sends it.', s.pairing_code ? 'ok' : '');
+  if (s.pairing_code) say(out, 'Code ready: enter it on your phone.', 'ok');
+  else if (isUnreachable(s)) say(out, 'No code: WhatsApp is unreachable (see above).', 'error');
+  else say(out, 'Waiting for WhatsApp to send the code; it appears here when it arrives.');
 }
 
 async function sendTestMessage(): Promise<void> {
