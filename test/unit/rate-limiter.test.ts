@@ -13,7 +13,7 @@ describe('rate limiter', () => {
     const limiter = createRateLimiter({ limit: 3, windowMs: 60_000 }, clock);
     for (let i = 0; i < 3; i++) expect(limiter.hit('k').allowed).toBe(true);
     clock.advance(20_000);
-    expect(limiter.hit('k')).toEqual({ allowed: false, retryAfterSeconds: 40 });
+    expect(limiter.hit('k')).toEqual({ allowed: false, retryAfterSeconds: 40, rate: '3 per minute' });
   });
 
   test('the window resets as a whole', () => {
