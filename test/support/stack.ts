@@ -71,6 +71,8 @@ export async function startStack(options: {
   env?: NodeJS.ProcessEnv;
   startSidecar?: boolean;
   persistentAzurite?: boolean;
+  /** Settings for the sidecar process only (e.g. its own storage path through a proxy). */
+  sidecarEnv?: (azurite: AzuriteHandle) => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
 }): Promise<Stack> {
   const azurite = await startAzurite({ persistent: options.persistentAzurite });
   const sidecarPort = await freePort();
@@ -104,7 +106,8 @@ export async function startStack(options: {
   const pepper = env.WHATSAPP_API_KEY_PEPPER!;
   const { key: apiKey } = await createApiKeyStore(tables, pepper).create('test');
 
-  const sidecar = sidecarProcess({ env, port: sidecarPort, name: options.name });
+  const sidecarOnly = options.sidecarEnv ? await options.sidecarEnv(azurite) : {};
+  const sidecar = sidecarProcess({ env: { ...env, ...sidecarOnly }, port: sidecarPort, name: options.name });
   if (options.startSidecar !== false) await sidecar.start();
 
   const logDir = path.join(TEST_OUTPUT, 'logs');
