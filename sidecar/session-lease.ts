@@ -71,12 +71,14 @@ export function createSessionLease(deps: {
   log: Logger;
   leaseMs?: number;
   renewMs?: number;
-  /** Bound on one storage call (default: the renew interval, at most 5 s). */
+  /** Bound on one storage call (default: as long as a renewal can still help, at most 10 s). */
   requestTimeoutMs?: number;
 }): SessionLease {
   const { tables, owner, clock, log } = deps;
   const { leaseMs, renewMs, fenceMs, standbyPollMs } = sessionLeaseTimings(deps.leaseMs, deps.renewMs);
-  const requestTimeoutMs = deps.requestTimeoutMs ?? Math.min(renewMs, 5_000);
+  // The fence timer, not this bound, is what keeps a stalled holder safe; the bound only stops a
+  // hung call from holding up the next attempt, so it allows as long as a renewal is still useful.
+  const requestTimeoutMs = deps.requestTimeoutMs ?? Math.min(10_000, leaseMs - fenceMs);
   const instance = randomUUID();
   const events = new EventEmitter();
   const client = () => tables.client('session');
@@ -102,10 +104,12 @@ export function createSessionLease(deps: {
     }
   };
 
-  // Drops the lease at the fence even when the renewal that should have extended it hangs.
+  // Drops the lease at the fence even when the renewal that should have extended it hangs. After a
+  // stalled event loop the renewal's answer may already be waiting: timers run before I/O, so look
+  // once more after the I/O phase (sends are refused meanwhile: held() reads the clock).
   const armFence = () => {
     if (fenceTimer) clearTimeout(fenceTimer);
-    fenceTimer = setTimeout(notify, Math.max(0, heldUntil - clock.now()) + 1);
+    fenceTimer = setTimeout(() => setImmediate(notify), Math.max(0, heldUntil - clock.now()) + 1);
     fenceTimer.unref();
   };
 
@@ -166,18 +170,21 @@ export function createSessionLease(deps: {
     notify();
   };
 
-  const nextDelay = () => {
-    if (held()) return renewMs;
+  const nextDelay = (began: number) => {
+    // Renewals keep their rhythm from the start of the last one, so a slow write does not push the
+    // next one towards the fence.
+    if (held()) return Math.max(0, began + renewMs - clock.now());
     // A standby wakes when the lease it saw runs out, and polls in between for a release.
     const untilExpiry = otherUntil - clock.now() + 20;
     return untilExpiry > 0 ? Math.min(standbyPollMs, untilExpiry) : standbyPollMs;
   };
 
-  const schedule = () => {
+  const schedule = (began: number) => {
     if (!running) return;
     timer = setTimeout(() => {
-      void attempt().finally(schedule);
-    }, nextDelay());
+      const now = clock.now();
+      void attempt().finally(() => schedule(now));
+    }, nextDelay(began));
     timer.unref();
   };
 
@@ -187,8 +194,9 @@ export function createSessionLease(deps: {
     async start() {
       if (running) return;
       running = true;
+      const began = clock.now();
       await attempt();
-      schedule();
+      schedule(began);
     },
     async stop() {
       running = false;

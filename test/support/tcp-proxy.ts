@@ -4,76 +4,46 @@
  * open but nothing passes in either direction, and new ones are accepted and then hear nothing — so
  * a client learns of it only through its own timeouts. `restore()` resets the held connections
  * (as a partition that outlived TCP's patience would) and forwards new ones again.
+ * It runs in a child process (tcp-proxy-child.mjs): the test process is busy with the peer's crypto.
  */
-import net from 'node:net';
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { PROJECT_ROOT } from './paths.js';
 
 export interface TcpProxy {
   port: number;
-  cut(): void;
-  restore(): void;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
   close(): Promise<void>;
 }
 
+const CHILD = path.join(PROJECT_ROOT, 'test', 'support', 'tcp-proxy-child.mjs');
+
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
-  const pairs = new Set<{ client: net.Socket; upstream?: net.Socket }>();
-  let cut = false;
-
-  const hold = (pair: { client: net.Socket; upstream?: net.Socket }) => {
-    pair.client.unpipe();
-    pair.upstream?.unpipe();
-    // Read and drop: paused sockets would also stop the other side's writes, but dropped bytes are
-    // what a partition does.
-    pair.client.removeAllListeners('data');
-    pair.upstream?.removeAllListeners('data');
-    pair.client.on('data', () => undefined);
-    pair.upstream?.on('data', () => undefined);
+  const child: ChildProcess = fork(CHILD, [String(targetPort)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+  const next = () =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the TCP proxy did not answer')), 10_000);
+      child.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m as Record<string, unknown>);
+      });
+    });
+  const port = Number((await next()).port);
+  const command = async (c: 'cut' | 'restore') => {
+    const answer = next();
+    child.send(c);
+    await answer;
   };
-
-  const server = net.createServer((client) => {
-    const pair: { client: net.Socket; upstream?: net.Socket } = { client };
-    pairs.add(pair);
-    const drop = () => {
-      pairs.delete(pair);
-      client.destroy();
-      pair.upstream?.destroy();
-    };
-    client.on('error', drop);
-    client.on('close', drop);
-    if (cut) {
-      hold(pair);
-      return;
-    }
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    pair.upstream = upstream;
-    upstream.on('error', drop);
-    upstream.on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-
   return {
     port,
-    cut() {
-      cut = true;
-      for (const pair of pairs) hold(pair);
-    },
-    restore() {
-      cut = false;
-      for (const pair of [...pairs]) {
-        pair.client.resetAndDestroy();
-        pair.upstream?.destroy();
-        pairs.delete(pair);
-      }
-    },
+    cut: () => command('cut'),
+    restore: () => command('restore'),
     async close() {
-      for (const pair of [...pairs]) {
-        pair.client.destroy();
-        pair.upstream?.destroy();
-      }
-      pairs.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (child.exitCode !== null || !child.connected) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send('close');
+      await exited;
     },
   };
 }
