@@ -92,6 +92,7 @@ export function createSessionLease(deps: {
   let fenceTimer: NodeJS.Timeout | undefined;
   let running = false;
   let wasHeld = false;
+  let inFlight: Promise<void> | undefined;
 
   const held = () => etag !== undefined && clock.now() < heldUntil;
 
@@ -104,12 +105,27 @@ export function createSessionLease(deps: {
     }
   };
 
-  // Drops the lease at the fence even when the renewal that should have extended it hangs. After a
-  // stalled event loop the renewal's answer may already be waiting: timers run before I/O, so look
-  // once more after the I/O phase (sends are refused meanwhile: held() reads the clock).
+  // Drops the lease at the fence even when the renewal that should have extended it hangs. From the
+  // fence on, held() is false, so nothing is sent. A renewal still in flight (typically: our own event
+  // loop stalled, e.g. Baileys generating keys, and the renewal went out late) gets until half the
+  // fence margin is used up before the socket is closed: if it lands, nobody else can have written
+  // the row (it is ETag-conditional), and dropping the connection would only cause a new login and
+  // a new stall. Half the margin still separates our close from the earliest takeover.
+  const onFence = () => {
+    if (held() || !wasHeld) return;
+    const graceEnd = heldUntil + Math.floor(fenceMs / 2);
+    const pending = inFlight;
+    if (!pending || clock.now() >= graceEnd) return notify();
+    const grace = setTimeout(notify, graceEnd - clock.now());
+    grace.unref();
+    void pending.finally(() => {
+      clearTimeout(grace);
+      notify();
+    });
+  };
   const armFence = () => {
     if (fenceTimer) clearTimeout(fenceTimer);
-    fenceTimer = setTimeout(() => setImmediate(notify), Math.max(0, heldUntil - clock.now()) + 1);
+    fenceTimer = setTimeout(() => setImmediate(onFence), Math.max(0, heldUntil - clock.now()) + 1);
     fenceTimer.unref();
   };
 
@@ -183,7 +199,11 @@ export function createSessionLease(deps: {
     if (!running) return;
     timer = setTimeout(() => {
       const now = clock.now();
-      void attempt().finally(() => schedule(now));
+      const current = attempt().finally(() => {
+        if (inFlight === current) inFlight = undefined;
+        schedule(now);
+      });
+      inFlight = current;
     }, nextDelay(began));
     timer.unref();
   };

@@ -107,7 +107,8 @@ export async function startStack(options: {
   const { key: apiKey } = await createApiKeyStore(tables, pepper).create('test');
 
   const sidecarOnly = options.sidecarEnv ? await options.sidecarEnv(azurite) : {};
-  const sidecar = sidecarProcess({ env: { ...env, ...sidecarOnly }, port: sidecarPort, name: options.name });
+  // The same env object unless told otherwise: tests change a setting and restart the sidecar.
+  const sidecar = sidecarProcess({ env: options.sidecarEnv ? { ...env, ...sidecarOnly } : env, port: sidecarPort, name: options.name });
   if (options.startSidecar !== false) await sidecar.start();
 
   const logDir = path.join(TEST_OUTPUT, 'logs');
