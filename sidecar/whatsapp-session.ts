@@ -32,7 +32,7 @@ export interface SessionStatus {
   last_disconnect?: { code?: number; reason: string; at: string };
   /** Extension: true while another sidecar holds the session lease (this one is a warm standby). */
   standby?: boolean;
-  /** Extension: the WHATSAPP_SIDECAR_ID holding the session lease, when known (ours when we hold it). */
+  /** Extension, with `standby`: the WHATSAPP_SIDECAR_ID holding the session lease, when known. */
   holder?: string;
 }
 
@@ -99,11 +99,13 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
   let otherHolderSeen = false;
   let offLease: (() => void) | undefined;
 
-  // Standby and holder are read from the lease at every look, so they are never stale.
+  // Standby and holder are read from the lease at every look, so they are never stale. A holder's
+  // status is unchanged from a lone sidecar's.
   const view = (): SessionStatus => {
-    const holder = deps.lease?.holder();
     const { standby: _s, holder: _h, ...rest } = status;
-    return { ...rest, ...(waitingForLease ? { standby: true } : {}), ...(holder ? { holder } : {}) };
+    if (!waitingForLease) return rest;
+    const holder = deps.lease?.holder();
+    return { ...rest, standby: true, ...(holder ? { holder } : {}) };
   };
   const setStatus = (next: SessionStatus) => {
     status = next;
@@ -340,6 +342,8 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       return { ...status };
     },
     async unlink() {
+      // A standby must not wipe the creds the holder is using: unlink on the holder's page.
+      if (deps.lease && !deps.lease.held()) return view();
       wanted = 'pause';
       if (reconnectTimer) clearTimeout(reconnectTimer);
       const s = sock;

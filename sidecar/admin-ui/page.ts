@@ -20,6 +20,8 @@ interface Status {
   qr_image?: string;
   pairing_code?: string;
   last_disconnect?: { code?: number; reason: string; at: string };
+  standby?: boolean;
+  holder?: string;
 }
 interface LinkedUser {
   username: string;
@@ -224,6 +226,7 @@ const STATE_LABEL: Record<Status['state'], string> = {
 
 function stateText(s: Status): string {
   const number = s.me ? phoneOf(s.me) : undefined;
+  if (s.standby) return `standby: ${s.holder ? `sidecar ${s.holder}` : 'another sidecar'} holds the WhatsApp session; this one takes over if it stops.`;
   switch (s.state) {
     case 'open':
       return number ? `as ${number}` : '';
@@ -249,7 +252,7 @@ function applyButtonStates(state: Status['state']): void {
 
 function renderStatus(s: Status): void {
   const badge = $('state-badge');
-  badge.textContent = STATE_LABEL[s.state] ?? s.state;
+  badge.textContent = s.standby ? 'Standby' : (STATE_LABEL[s.state] ?? s.state);
   badge.dataset.state = s.state;
   $('state-text').textContent = stateText(s);
   const last = $('last-disconnect');
