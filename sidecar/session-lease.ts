@@ -33,7 +33,10 @@ interface LeaseEntity {
 }
 
 export interface SessionLease {
+  /** As last announced through onChange: what the WhatsApp socket follows. */
   held(): boolean;
+  /** Held and not past the fence by the clock, now: what every send checks. */
+  valid(): boolean;
   /** The identity holding the lease (ours while we hold it), when known. */
   holder(): string | undefined;
   /** One attempt now, then renew (or retry) every `renewMs` until stopped. */
@@ -94,10 +97,13 @@ export function createSessionLease(deps: {
   let wasHeld = false;
   let inFlight: Promise<void> | undefined;
 
-  const held = () => etag !== undefined && clock.now() < heldUntil;
+  const valid = () => etag !== undefined && clock.now() < heldUntil;
+  // The announced state. It lags valid() only during the fence's grace for a renewal in flight, and
+  // must not lag the events: a socket opened or refused on it is reconciled only by the next event.
+  const held = () => wasHeld;
 
   const notify = () => {
-    const now = held();
+    const now = valid();
     if (now !== wasHeld) {
       wasHeld = now;
       log.info({ held: now, holder: now ? owner : otherHolder }, now ? 'session lease taken' : 'session lease not held');
@@ -106,13 +112,13 @@ export function createSessionLease(deps: {
   };
 
   // Drops the lease at the fence even when the renewal that should have extended it hangs. From the
-  // fence on, held() is false, so nothing is sent. A renewal still in flight (typically: our own event
+  // fence on, valid() is false, so nothing is sent. A renewal still in flight (typically: our own event
   // loop stalled, e.g. Baileys generating keys, and the renewal went out late) gets until half the
   // fence margin is used up before the socket is closed: if it lands, nobody else can have written
   // the row (it is ETag-conditional), and dropping the connection would only cause a new login and
   // a new stall. Half the margin still separates our close from the earliest takeover.
   const onFence = () => {
-    if (held() || !wasHeld) return;
+    if (valid() || !wasHeld) return;
     const graceEnd = heldUntil + Math.floor(fenceMs / 2);
     const pending = inFlight;
     if (!pending || clock.now() >= graceEnd) return notify();
@@ -189,7 +195,7 @@ export function createSessionLease(deps: {
   const nextDelay = (began: number) => {
     // Renewals keep their rhythm from the start of the last one, so a slow write does not push the
     // next one towards the fence.
-    if (held()) return Math.max(0, began + renewMs - clock.now());
+    if (etag !== undefined) return Math.max(0, began + renewMs - clock.now());
     // A standby wakes when the lease it saw runs out, and polls in between for a release.
     const untilExpiry = otherUntil - clock.now() + 20;
     return untilExpiry > 0 ? Math.min(standbyPollMs, untilExpiry) : standbyPollMs;
@@ -210,6 +216,7 @@ export function createSessionLease(deps: {
 
   return {
     held,
+    valid,
     holder: () => (held() ? owner : otherHolder),
     async start() {
       if (running) return;

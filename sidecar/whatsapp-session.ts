@@ -73,7 +73,7 @@ export interface WhatsAppSessionDeps {
   printQr?: (qr: string) => void;
   random?: () => number;
   /** One writer per session (session-lease.ts): no socket is opened without it. */
-  lease?: { held(): boolean; holder(): string | undefined; onChange(listener: (held: boolean) => void): () => void };
+  lease?: { held(): boolean; valid(): boolean; holder(): string | undefined; onChange(listener: (held: boolean) => void): () => void };
   /** Re-reads the stored creds: another sidecar may have changed them while we waited for the lease. */
   reloadAuth?: () => Promise<void>;
 }
@@ -357,7 +357,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       const s = sock;
       if (!s || status.state !== 'open') return { ok: false, error: 'WhatsApp is not connected' };
       // Fencing: the lease's own clock check (with its margin), not only the last change event.
-      if (deps.lease && !deps.lease.held()) return { ok: false, error: 'the session lease is not held' };
+      if (deps.lease && !deps.lease.valid()) return { ok: false, error: 'the session lease is not held' };
       const ack = acks.expect(messageId, deps.ackTimeoutMs ?? 30_000);
       try {
         const sent = await s.sendMessage(jid, content, { messageId });
