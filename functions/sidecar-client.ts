@@ -5,6 +5,14 @@
  * `unreachable` (the caller then queues it itself; the queue refuses a duplicate id, so a send the
  * sidecar did record is not queued twice). A wait for reports survives a reconnect: the client
  * re-attaches with `watch`.
+ *
+ * Several sidecars (WHATSAPP_SIDECAR_URL as a comma-separated list, one holder of the WhatsApp
+ * session and warm standbys): each sidecar says on connect, and whenever it changes, whether it
+ * holds the session (`role` frame). The client keeps its socket to the holder. While none answers
+ * as holder it uses a reachable standby, which queues durably and answers `deferred`, and looks for
+ * the holder again at most once a second (on the next request, or on a timer while a delivery is
+ * awaited). Moving to a new socket re-attaches awaited deliveries there; the old socket is closed
+ * once the requests it carries have their answers.
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
@@ -52,6 +60,8 @@ export interface SidecarClient {
 
 interface Exchange {
   requestId: string;
+  /** The socket that carries this exchange now. */
+  ws?: WebSocket;
   id: string;
   onAccepted?: (m: Accepted | Rejected | 'lost') => void;
   reports: Map<string, Report>;
@@ -60,30 +70,83 @@ interface Exchange {
   wake?: () => void;
 }
 
+type Role = 'holder' | 'standby' | 'unknown';
+
+/** WHATSAPP_SIDECAR_URL: one URL, or several separated by commas. */
+export const sidecarUrls = (value: string | readonly string[]): string[] =>
+  (typeof value === 'string' ? value.split(',') : [...value]).map((u) => u.trim()).filter((u) => u.length > 0);
+
 export function createSidecarClient(deps: {
-  url: string;
+  url: string | readonly string[];
   token: string;
   log: Logger;
   connectTimeoutMs?: number;
   acceptTimeoutMs?: number;
+  /** How long to wait for a sidecar's `role` frame before taking it for a holder (older sidecars send none). */
+  roleTimeoutMs?: number;
+  /** Least time between two searches for the holder while connected to a standby. */
+  probeIntervalMs?: number;
 }): SidecarClient {
-  const { url, token, log } = deps;
+  const { token, log } = deps;
+  const urls = sidecarUrls(deps.url);
+  if (urls.length === 0) throw new Error('WHATSAPP_SIDECAR_URL lists no sidecar');
+  const several = urls.length > 1;
   const connectTimeoutMs = deps.connectTimeoutMs ?? 2_000;
   const acceptTimeoutMs = deps.acceptTimeoutMs ?? 10_000;
+  const roleTimeoutMs = deps.roleTimeoutMs ?? 1_000;
+  const probeIntervalMs = deps.probeIntervalMs ?? 1_000;
   const exchanges = new Map<string, Exchange>();
+  const roles = new WeakMap<WebSocket, Role>();
+  const urlOf = new WeakMap<WebSocket, string>();
+  const roleWaiters = new WeakMap<WebSocket, () => void>();
+  const retiring = new Set<WebSocket>();
   let socket: WebSocket | undefined;
   let connecting: Promise<WebSocket> | undefined;
   let closed = false;
   let backoffMs = 100;
   let reconnectTimer: NodeJS.Timeout | undefined;
+  let probeTimer: NodeJS.Timeout | undefined;
+  let lastSearch = 0;
+  let preferred = 0; // index in `urls` of the last holder found: tried first
 
-  const deliver = (message: ServerMessage) => {
+  const isOpen = (ws: WebSocket | undefined): ws is WebSocket => ws !== undefined && ws.readyState === WebSocket.OPEN;
+  const roleOf = (ws: WebSocket): Role => roles.get(ws) ?? 'unknown';
+  const carriesRequests = (ws: WebSocket) => [...exchanges.values()].some((e) => e.ws === ws && e.onAccepted);
+
+  /** A socket we moved away from: closed once no request on it still waits for its answer. */
+  const closeIfIdle = (ws: WebSocket) => {
+    if (!retiring.has(ws) || carriesRequests(ws)) return;
+    retiring.delete(ws);
+    ws.close(1000);
+  };
+  const retire = (ws: WebSocket) => {
+    if (ws === socket) return;
+    retiring.add(ws);
+    closeIfIdle(ws);
+    setTimeout(() => {
+      retiring.delete(ws);
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+    }, acceptTimeoutMs + 1_000).unref();
+  };
+
+  const deliver = (ws: WebSocket, message: ServerMessage) => {
+    if (message.type === 'role') {
+      const changed = roles.get(ws) !== message.role;
+      roles.set(ws, message.role);
+      roleWaiters.get(ws)?.();
+      if (changed && ws === socket && message.role === 'standby' && several) {
+        log.warn({ holder: message.holder }, 'the sidecar in use is a standby now; looking for the holder');
+        scheduleProbe(0);
+      }
+      return;
+    }
     const ex = exchanges.get(message.requestId);
     if (!ex) return;
     if (message.type === 'accepted' || message.type === 'rejected') {
       ex.onAccepted?.(message);
       ex.onAccepted = undefined;
       if (message.type === 'rejected' || !ex.watching) exchanges.delete(ex.requestId);
+      closeIfIdle(ws);
     } else if (message.type === 'report') {
       ex.reports.set(message.to, message);
       ex.wake?.();
@@ -93,8 +156,27 @@ export function createSidecarClient(deps: {
     }
   };
 
+  const awaitingDelivery = () => [...exchanges.values()].some((e) => e.watching && !e.done);
+
+  // While a delivery is awaited through a standby, look for the holder now and then: reports come
+  // only from the sidecar that sends.
+  const scheduleProbe = (delayMs = probeIntervalMs) => {
+    if (closed || probeTimer || !several) return;
+    probeTimer = setTimeout(() => {
+      probeTimer = undefined;
+      if (!awaitingDelivery() || !isOpen(socket) || roleOf(socket) !== 'standby') return;
+      lastSearch = 0;
+      connect()
+        .catch(() => undefined)
+        .finally(() => {
+          if (isOpen(socket) && roleOf(socket) === 'standby') scheduleProbe();
+        });
+    }, delayMs);
+    probeTimer.unref();
+  };
+
   const scheduleReconnect = () => {
-    if (closed || reconnectTimer || ![...exchanges.values()].some((e) => e.watching && !e.done)) return;
+    if (closed || reconnectTimer || isOpen(socket) || !awaitingDelivery()) return;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
       connect().catch(() => scheduleReconnect());
@@ -104,8 +186,9 @@ export function createSidecarClient(deps: {
 
   const onSocketClosed = (ws: WebSocket) => {
     if (socket === ws) socket = undefined;
+    retiring.delete(ws);
     for (const ex of exchanges.values()) {
-      if (ex.onAccepted) {
+      if (ex.ws === ws && ex.onAccepted) {
         // Did the sidecar record it? Unknown: the caller queues it under the same id to find out.
         const waiter = ex.onAccepted;
         ex.onAccepted = undefined;
@@ -116,18 +199,17 @@ export function createSidecarClient(deps: {
     scheduleReconnect();
   };
 
-  const connect = (): Promise<WebSocket> => {
-    if (socket && socket.readyState === WebSocket.OPEN) return Promise.resolve(socket);
-    if (closed) return Promise.reject(new Error('client closed'));
-    connecting ??= new Promise<WebSocket>((resolve, reject) => {
+  /** Opens a socket to one sidecar; resolves once it is open (its role may follow). */
+  const open = (url: string): Promise<WebSocket> =>
+    new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(url, SUBPROTOCOL, {
         headers: { Authorization: `Bearer ${token}` },
         handshakeTimeout: connectTimeoutMs,
         maxPayload: 1024 * 1024,
         perMessageDeflate: false,
       });
+      urlOf.set(ws, url);
       const fail = (error: Error) => {
-        connecting = undefined;
         ws.removeAllListeners();
         ws.on('error', () => undefined);
         ws.terminate();
@@ -136,11 +218,8 @@ export function createSidecarClient(deps: {
       ws.once('error', fail);
       ws.once('unexpected-response', (_req, res) => fail(new Error(`sidecar refused the connection (${res.statusCode})`)));
       ws.once('open', () => {
-        connecting = undefined;
         ws.removeAllListeners('error');
         ws.removeAllListeners('unexpected-response');
-        socket = ws;
-        backoffMs = 100;
         ws.on('error', (error) => log.warn({ err: error.message }, 'sidecar socket error'));
         ws.on('close', () => onSocketClosed(ws));
         ws.on('message', (data, isBinary) => {
@@ -150,14 +229,82 @@ export function createSidecarClient(deps: {
             log.warn({ error: parsed.error }, 'dropped an unreadable frame from the sidecar');
             return;
           }
-          deliver(parsed.message);
+          deliver(ws, parsed.message);
         });
-        // Re-attach to deliveries still being awaited (the socket dropped mid-wait).
-        for (const ex of exchanges.values()) {
-          if (ex.watching && !ex.done && !ex.onAccepted) write(ws, { v: PROTOCOL_VERSION, type: 'watch', requestId: ex.requestId, id: ex.id });
-        }
         resolve(ws);
       });
+    });
+
+  /** The role a freshly opened sidecar announced, waiting briefly for its first `role` frame. */
+  const announcedRole = (ws: WebSocket): Promise<Role> => {
+    if (!several || roles.has(ws)) return Promise.resolve(roleOf(ws));
+    return new Promise<Role>((resolve) => {
+      const timer = setTimeout(() => resolve(roleOf(ws)), roleTimeoutMs);
+      roleWaiters.set(ws, () => {
+        clearTimeout(timer);
+        roleWaiters.delete(ws);
+        resolve(roleOf(ws));
+      });
+    });
+  };
+
+  /** Makes `ws` the socket in use: awaited deliveries re-attach there; the previous one retires. */
+  const adopt = (ws: WebSocket): WebSocket => {
+    const previous = socket;
+    socket = ws;
+    backoffMs = 100;
+    for (const ex of exchanges.values()) {
+      if (ex.watching && !ex.done && !ex.onAccepted && ex.ws !== ws) {
+        ex.ws = ws;
+        write(ws, { v: PROTOCOL_VERSION, type: 'watch', requestId: ex.requestId, id: ex.id });
+      }
+    }
+    if (previous && previous !== ws) retire(previous);
+    if (roleOf(ws) === 'standby') scheduleProbe();
+    return ws;
+  };
+
+  /**
+   * Tries the sidecars in turn, the last holder first: the first that answers as holder (or says
+   * nothing about its role) is used; failing that, a reachable standby (it queues and answers
+   * `deferred`).
+   */
+  const search = async (): Promise<WebSocket> => {
+    lastSearch = Date.now();
+    const current = isOpen(socket) ? socket : undefined;
+    let fallback: WebSocket | undefined = current;
+    let lastError: Error | undefined;
+    for (let step = 0; step < urls.length; step++) {
+      const index = (preferred + step) % urls.length;
+      const url = urls[index]!;
+      let ws: WebSocket;
+      if (current && urlOf.get(current) === url) {
+        ws = current;
+      } else {
+        try {
+          ws = await open(url);
+        } catch (error) {
+          lastError = error as Error;
+          continue;
+        }
+      }
+      if ((await announcedRole(ws)) !== 'standby' && isOpen(ws)) {
+        preferred = index;
+        if (fallback && fallback !== ws && fallback !== current) fallback.close(1000);
+        return adopt(ws);
+      }
+      if (!fallback || !isOpen(fallback)) fallback = ws;
+      else if (ws !== fallback) ws.close(1000);
+    }
+    if (fallback && isOpen(fallback)) return adopt(fallback);
+    throw lastError ?? new Error('no sidecar reachable');
+  };
+
+  const connect = (): Promise<WebSocket> => {
+    if (closed) return Promise.reject(new Error('client closed'));
+    if (isOpen(socket) && (!several || roleOf(socket) !== 'standby' || Date.now() - lastSearch < probeIntervalMs)) return Promise.resolve(socket);
+    connecting ??= search().finally(() => {
+      connecting = undefined;
     });
     return connecting;
   };
@@ -217,7 +364,7 @@ export function createSidecarClient(deps: {
         return { kind: 'unreachable', reason: (error as Error).message };
       }
       const requestId = randomUUID();
-      const ex: Exchange = { requestId, id: notification.id, reports: new Map(), done: false, watching: options.watchDelivery };
+      const ex: Exchange = { requestId, ws, id: notification.id, reports: new Map(), done: false, watching: options.watchDelivery };
       exchanges.set(requestId, ex);
       const answer = await new Promise<Accepted | Rejected | 'lost' | 'timeout'>((resolve) => {
         // The sidecar answers once the bytes are stored too: allow time for them (2 MiB/s at worst).
@@ -234,6 +381,7 @@ export function createSidecarClient(deps: {
       });
       if (answer === 'lost' || answer === 'timeout') {
         exchanges.delete(requestId);
+        closeIfIdle(ws);
         return { kind: 'unreachable', reason: answer === 'lost' ? 'sidecar connection lost' : 'sidecar did not answer in time' };
       }
       if (answer.type === 'rejected') return { kind: 'rejected', rejected: answer };
@@ -242,6 +390,9 @@ export function createSidecarClient(deps: {
     async close() {
       closed = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);
+      if (probeTimer) clearTimeout(probeTimer);
+      for (const ws of retiring) ws.terminate();
+      retiring.clear();
       const ws = socket;
       socket = undefined;
       if (ws && ws.readyState === WebSocket.OPEN) {

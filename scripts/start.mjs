@@ -7,11 +7,17 @@
  * Development secrets are generated once into .data/dev-secrets.json (mode 0600) so restarts keep
  * them: API keys made earlier still verify and the stored WhatsApp session stays decryptable. The
  * CLI stays environment-only; .data/dev.env holds the variables it needs, for the operator to load.
+ *
+ * `npm start -- --standby` (or WA_NOTIFY_STANDBY=1) starts a second sidecar beside the first, on
+ * WHATSAPP_STANDBY_PORT (default 7074), with its own WHATSAPP_SIDECAR_ID and the same storage and
+ * secrets; the function host gets both URLs. Either sidecar may die (kill -9 it) without stopping the
+ * rest, so a developer can watch the other take the session over.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +33,7 @@ const READY_TIMEOUT_MS = 30_000;
 const AZURITE_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 const IS_WINDOWS = process.platform === 'win32';
+const STANDBY = process.argv.slice(2).includes('--standby') || /^(1|true|yes|on)$/i.test(process.env.WA_NOTIFY_STANDBY ?? '');
 
 class StartError extends Error {}
 
@@ -184,8 +191,11 @@ function pipeLines(stream, name, out) {
   readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`[${name}] ${line}\n`));
 }
 
-/** Spawns a supervised child; its death before shutdown stops everything with exit 1. */
-function startChild(name, command, args, options = {}) {
+/**
+ * Spawns a supervised child; its death before shutdown stops everything with exit 1 — except a
+ * `survivable` one (a sidecar with a standby beside it) while another survivable child still runs.
+ */
+function startChild(name, command, args, { survivable = false, ...options } = {}) {
   // Each child in its own process group: Ctrl-C in the terminal signals the whole foreground group,
   // which used to stop Azurite at the same instant as the sidecar (so its lease release failed).
   // This script alone gets the signal and stops the children in order.
@@ -196,6 +206,7 @@ function startChild(name, command, args, options = {}) {
     exited: new Promise((resolve) => proc.once('exit', resolve)),
     // 'close' comes after the child's output pipes drain, so its last lines are not lost.
     closed: new Promise((resolve) => proc.once('close', resolve)),
+    survivable,
   };
   children.push(child);
   pipeLines(proc.stdout, name, process.stdout);
@@ -207,6 +218,11 @@ function startChild(name, command, args, options = {}) {
   });
   proc.once('exit', (code, signal) => {
     if (stopping) return;
+    const others = children.filter((c) => c !== child && c.survivable && c.proc.exitCode === null && c.proc.signalCode === null);
+    if (survivable && others.length > 0) {
+      warn(`${name} exited (${signal ?? `exit code ${code}`}); ${others.map((c) => c.name).join(', ')} takes the WhatsApp session over`);
+      return;
+    }
     warn(`${name} exited unexpectedly (${signal ?? `exit code ${code}`}); stopping the others`);
     void shutdown(1);
   });
@@ -294,6 +310,7 @@ async function main() {
     FUNCTIONS_PORT: envPort('FUNCTIONS_PORT', 7071),
     WHATSAPP_SIDECAR_PORT: envPort('WHATSAPP_SIDECAR_PORT', 7072),
     AZURITE_TABLE_PORT: envPort('AZURITE_TABLE_PORT', 10002),
+    ...(STANDBY ? { WHATSAPP_STANDBY_PORT: envPort('WHATSAPP_STANDBY_PORT', 7074) } : {}),
   };
 
   const install = installNeeded();
@@ -307,7 +324,7 @@ async function main() {
   const missing = ['dist/sidecar/main.js', functionsEntry].filter((f) => !existsSync(path.join(ROOT, f)));
   if (missing.length > 0) throw new StartError(`the build did not produce ${missing.join(' and ')}; check the sources it comes from`);
 
-  const portNames = ownStorage ? ['FUNCTIONS_PORT', 'WHATSAPP_SIDECAR_PORT'] : Object.keys(ports);
+  const portNames = Object.keys(ports).filter((name) => !ownStorage || name !== 'AZURITE_TABLE_PORT');
   for (const name of portNames) {
     if (await isListening(ports[name])) {
       throw new StartError(`port ${ports[name]} (${name}) is already in use: is another \`npm start\` running? Set ${name} to use another port`);
@@ -338,7 +355,23 @@ async function main() {
   }
   if (stopping) return;
 
-  startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], { env });
+  if (STANDBY) {
+    // Distinct identities (the lease tells sidecars apart by them), one storage, one set of secrets.
+    // A shorter lease than production's 30 s, so a failover is quick to watch.
+    const id = env.WHATSAPP_SIDECAR_ID ?? os.hostname();
+    env.WHATSAPP_SESSION_LEASE ??= '10s';
+    env.WHATSAPP_SIDECAR_URL ??= [ports.WHATSAPP_SIDECAR_PORT, ports.WHATSAPP_STANDBY_PORT].map((p) => `ws://127.0.0.1:${p}/ws`).join(',');
+    const first = startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], { env: { ...env, WHATSAPP_SIDECAR_ID: id }, survivable: true });
+    // Only the function socket port moves; the admin port follows it unless set for the first.
+    const { WHATSAPP_ADMIN_PORT: _adminPort, ...standbyEnv } = env;
+    const second = startChild('standby', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], {
+      env: { ...standbyEnv, WHATSAPP_SIDECAR_ID: `${id}-standby`, WHATSAPP_SIDECAR_PORT: String(ports.WHATSAPP_STANDBY_PORT) },
+      survivable: true,
+    });
+    say(`two sidecars: "${id}" (pid ${first.proc.pid}, port ${ports.WHATSAPP_SIDECAR_PORT}) and "${id}-standby" (pid ${second.proc.pid}, port ${ports.WHATSAPP_STANDBY_PORT}); session lease ${env.WHATSAPP_SESSION_LEASE}`);
+  } else {
+    startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], { env });
+  }
   if (useFunc) startChild('functions', 'func', ['start', '--port', String(ports.FUNCTIONS_PORT)], { env, shell: IS_WINDOWS });
   else startChild('functions', process.execPath, [path.join(ROOT, functionsEntry)], { env });
 
@@ -354,6 +387,10 @@ async function main() {
   say('wa-notify is running.');
   say(`  Notify endpoint  POST ${url}`);
   say(`  Admin page       http://127.0.0.1:${ports.WHATSAPP_SIDECAR_PORT}/whatsapp  (pair WhatsApp here; password: ${password})`);
+  if (STANDBY) {
+    say(`  Standby          http://127.0.0.1:${ports.WHATSAPP_STANDBY_PORT}/whatsapp  (says which sidecar holds the session)`);
+    say('  Failover         kill -9 the pid of the holder above; the other is open within the lease + 5 s');
+  }
   say('  API key          npx wa-notify apikey create my-script --save   (then: npx wa-notify send --self "hello")');
   say(`  Try it           curl -s ${url} -H 'content-type: application/json' -d '{"apikey":"<key>","self":true,"message":"hello"}'`);
   say('  Stop             Ctrl-C');

@@ -10,6 +10,11 @@
  * or `rejected` instead of `accepted`. `watch` re-attaches to a notification after a reconnect: the
  * sidecar answers with a report for each finished recipient and `done` once all have finished.
  * Both ends parse every frame with these schemas; a frame that does not parse is dropped and logged.
+ *
+ * `role` (added compatibly in 1.1, no requestId): the sidecar says on connect, and again whenever
+ * it changes, whether it holds the WhatsApp session lease or is a standby (naming the holder), so
+ * a function configured with several sidecars keeps its socket to the holder. A standby still
+ * accepts `send` (it queues durably and answers `deferred`); it never sends to WhatsApp.
  */
 import { z } from 'zod';
 
@@ -85,6 +90,14 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({ ...base, type: z.literal('done'), id: z.string() }),
   z.object({
+    v: z.literal(PROTOCOL_VERSION),
+    type: z.literal('role'),
+    role: z.enum(['holder', 'standby']),
+    /** WHATSAPP_SIDECAR_ID of the sending sidecar, and of the lease holder when known. */
+    sidecar: z.string().max(256),
+    holder: z.string().max(256).optional(),
+  }),
+  z.object({
     ...base,
     type: z.literal('rejected'),
     status: z.union([z.literal(400), z.literal(404), z.literal(409), z.literal(413), z.literal(429), z.literal(503)]),
@@ -93,6 +106,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
+export type RoleMessage = Extract<ServerMessage, { type: 'role' }>;
 
 export type ParseFrame<T> = { ok: true; message: T } | { ok: false; error: string };
 

@@ -77,7 +77,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let kicked = false;
   let loop: Promise<void> | undefined;
   let lastSendAt = 0;
-  const startedAt = clock.now();
   let reconciled = false;
 
   // Notifications handed over by remember(), in arrival order; scans of the queue table are for
@@ -222,12 +221,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
   };
 
-  /** Rows this identity was sending when its previous process died: due now, not at lease expiry. */
+  /**
+   * Rows in `sending` when the session opens: due now, not at row-lease expiry, whoever leased them.
+   * Only the session-lease holder is open, and nothing of ours is mid-send at this point, so they
+   * belong to a previous process or a sidecar that lost the session (same ids, shown once).
+   */
   const reconcileOwn = async () => {
-    const leaseMsOf = (r: RecipientRow) => (r.leaseUntil ?? 0) - leaseMs;
-    const mine = (await queue.unfinished(10_000)).filter(
-      (r) => r.state === 'sending' && r.leaseOwner === deps.owner && leaseMsOf(r) < startedAt,
-    );
+    const mine = (await queue.unfinished(10_000)).filter((r) => r.state === 'sending');
     if (mine.length > 0) log.info({ count: mine.length }, 'resending what this sidecar was sending when it stopped');
     for (const row of mine.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)) {
       if (!running || !session.isOpen()) return false;
@@ -323,7 +323,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         onReceipt(id, status).catch((e: unknown) => log.warn({ err: e }, 'could not record a receipt'));
       });
       offStatus = session.onStatus((s) => {
-        if (s.state === 'open') kick();
+        if (s.state !== 'open') return;
+        reconciled = false; // (re)gained the session: take over what any sidecar left in `sending`
+        kick();
       });
       loop = run();
     },

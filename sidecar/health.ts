@@ -5,7 +5,9 @@
  * - GET /healthz — the process serves HTTP: always 200.
  * - GET /readyz — 200 when WhatsApp is open AND Table storage answers; else 503 with the reasons.
  *   Storage is probed with a point read of a row that never exists (404 = reachable), bounded by
- *   a timeout, so a scrape costs one cheap request.
+ *   a timeout, so a scrape costs one cheap request. A warm standby (another sidecar holds the
+ *   session lease) answers 503 `{"status":"standby","holder":…}`, so a load balancer in front of
+ *   several sidecars routes to the holder.
  */
 import type { TableStore } from '../shared/table-store.js';
 import { isNotFound } from '../shared/table-store.js';
@@ -18,6 +20,8 @@ export const READY_PATH = '/readyz';
 
 export interface Readiness {
   ready: boolean;
+  standby: boolean;
+  holder?: string;
   checks: { whatsapp: string; storage: 'ok' | 'unreachable' };
   reasons: string[];
 }
@@ -42,13 +46,14 @@ export function createHealth(deps: HealthDeps) {
   };
 
   const readiness = async (): Promise<Readiness> => {
-    const state = deps.session.status().state;
+    const { state, standby, holder } = deps.session.status();
     const whatsappOpen = deps.session.isOpen();
     const storage = (await storageReachable()) ? 'ok' : 'unreachable';
     const reasons: string[] = [];
-    if (!whatsappOpen) reasons.push(`WhatsApp is ${state === 'open' ? 'reconnecting' : state}`);
+    if (standby) reasons.push(`standby: ${holder ? `sidecar ${holder}` : 'another sidecar'} holds the WhatsApp session`);
+    else if (!whatsappOpen) reasons.push(`WhatsApp is ${state === 'open' ? 'reconnecting' : state}`);
     if (storage !== 'ok') reasons.push('Table storage is unreachable');
-    return { ready: reasons.length === 0, checks: { whatsapp: state, storage }, reasons };
+    return { ready: reasons.length === 0, standby: standby === true, ...(holder ? { holder } : {}), checks: { whatsapp: state, storage }, reasons };
   };
 
   return {
@@ -59,7 +64,12 @@ export function createHealth(deps: HealthDeps) {
       router.on('GET', READY_PATH, async (_req, res) => {
         const r = await readiness().catch((): Readiness | undefined => undefined);
         if (!r) return sendJson(res, 503, { status: 'not_ready', reasons: ['readiness check failed'] });
-        sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', checks: r.checks, ...(r.ready ? {} : { reasons: r.reasons }) });
+        sendJson(res, r.ready ? 200 : 503, {
+          status: r.ready ? 'ready' : r.standby ? 'standby' : 'not_ready',
+          ...(r.holder ? { holder: r.holder } : {}),
+          checks: r.checks,
+          ...(r.ready ? {} : { reasons: r.reasons }),
+        });
       });
     },
   };

@@ -20,6 +20,7 @@ import {
   SUBPROTOCOL,
   parseClientMessage,
   type ClientMessage,
+  type RoleMessage,
   type ServerMessage,
 } from '../shared/sidecar-protocol.js';
 import { decodeAttachmentFrame } from '../shared/attachment-frames.js';
@@ -50,6 +51,8 @@ export interface NotifySocketServerDeps {
   maxInFlight?: number;
   idleTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** Holder or standby (session lease), told on connect and on every change. */
+  role?: { current(): RoleMessage; onChange(listener: () => void): () => void };
 }
 
 interface Watcher {
@@ -97,6 +100,9 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     if (set.size === 0) watchers.delete(r.notificationId);
   };
   const offReport = worker.onReport(deliverReport);
+  const offRole = deps.role?.onChange(() => {
+    for (const ws of wss.clients) write(ws, deps.role!.current());
+  });
 
   const handleSend = async (ws: WebSocket, receiver: AttachmentReceiver, m: Extract<ClientMessage, { type: 'send' }>) => {
     const n = m.notification;
@@ -176,6 +182,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
   };
 
   wss.on('connection', (ws: WebSocket) => {
+    if (deps.role) write(ws, deps.role.current());
     let inFlight = 0;
     const receiver = createAttachmentReceiver(deps.attachments, { pause: () => ws.pause(), resume: () => ws.resume() });
     let idleTimer = setTimeout(() => ws.close(CLOSE_CODES.idle, 'idle'), idleTimeoutMs);
@@ -245,6 +252,7 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     clientCount: () => wss.clients.size,
     async close() {
       offReport();
+      offRole?.();
       for (const ws of wss.clients) ws.close(CLOSE_CODES.goingAway, 'sidecar stopping');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { createNotificationQueue, newNotificationId } from '../shared/notification-queue.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
+import { PROTOCOL_VERSION } from '../shared/sidecar-protocol.js';
 import { createAttachmentStore } from '../shared/attachment-store.js';
 import { adminApiRoutes, type AdminApiDeps } from './admin-api.js';
 import { createBaileysLogger } from './baileys-logger.js';
@@ -93,6 +94,13 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     queueTtlMs: config.queueTtlMs,
     attachments,
     caps: { image: config.maxImageBytes, document: config.maxDocumentBytes },
+    role: {
+      current: () => {
+        const holder = lease.holder();
+        return { v: PROTOCOL_VERSION, type: 'role', role: lease.held() ? 'holder' : 'standby', sidecar: config.sidecarId, ...(holder ? { holder } : {}) };
+      },
+      onChange: (listener) => lease.onChange(() => listener()),
+    },
   });
   metrics.watch({ session, worker, sockets: notifySockets });
   const health = createHealth({ session, tables });

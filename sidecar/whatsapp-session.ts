@@ -31,6 +31,10 @@ export interface SessionStatus {
   qr?: string;
   pairing_code?: string;
   last_disconnect?: { code?: number; reason: string; at: string };
+  /** Extension: true while another sidecar holds the session lease (this one is a warm standby). */
+  standby?: boolean;
+  /** Extension, with `standby`: the WHATSAPP_SIDECAR_ID holding the session lease, when known. */
+  holder?: string;
 }
 
 export type ReceiptStatus = 'delivered' | 'read';
@@ -70,7 +74,7 @@ export interface WhatsAppSessionDeps {
   printQr?: (qr: string) => void;
   random?: () => number;
   /** One writer per session (session-lease.ts): no socket is opened without it. */
-  lease?: { held(): boolean; holder(): string | undefined; onChange(listener: (held: boolean) => void): () => void };
+  lease?: { held(): boolean; valid(): boolean; holder(): string | undefined; onChange(listener: (held: boolean) => void): () => void };
   /** Re-reads the stored creds: another sidecar may have changed them while we waited for the lease. */
   reloadAuth?: () => Promise<void>;
 }
@@ -96,9 +100,17 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
   let otherHolderSeen = false;
   let offLease: (() => void) | undefined;
 
+  // Standby and holder are read from the lease at every look, so they are never stale. A holder's
+  // status is unchanged from a lone sidecar's.
+  const view = (): SessionStatus => {
+    const { standby: _s, holder: _h, ...rest } = status;
+    if (!waitingForLease) return rest;
+    const holder = deps.lease?.holder();
+    return { ...rest, standby: true, ...(holder ? { holder } : {}) };
+  };
   const setStatus = (next: SessionStatus) => {
     status = next;
-    events.emit('status', { ...status });
+    events.emit('status', view());
   };
   const patchStatus = (patch: Partial<SessionStatus>) => setStatus({ ...status, ...patch });
   const selfJid = () => (sock?.user?.id ? jidNormalizedUser(sock.user.id) : auth.state.creds.me?.id ? jidNormalizedUser(auth.state.creds.me.id) : undefined);
@@ -277,12 +289,17 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
   };
 
   return {
-    status: () => ({ ...status }),
+    status: view,
     selfJid,
     isOpen: () => status.state === 'open' && sock !== undefined,
     async start() {
       offLease ??= deps.lease?.onChange(onLeaseChange);
-      if (auth.isPaired()) {
+      // A standby waits for the lease even when unpaired: the holder may pair meanwhile, and the
+      // creds are re-read when the lease comes.
+      if (deps.lease && !deps.lease.held()) {
+        wanted = 'run';
+        holdForLease();
+      } else if (auth.isPaired()) {
         wanted = 'run';
         openSocket();
       } else setStatus({ state: status.state === 'logged_out' ? 'logged_out' : 'unpaired' });
@@ -326,6 +343,8 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       return { ...status };
     },
     async unlink() {
+      // A standby must not wipe the creds the holder is using: unlink on the holder's page.
+      if (deps.lease && !deps.lease.held()) return view();
       wanted = 'pause';
       if (reconnectTimer) clearTimeout(reconnectTimer);
       const s = sock;
@@ -338,6 +357,8 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     async send(jid, content, messageId) {
       const s = sock;
       if (!s || status.state !== 'open') return { ok: false, error: 'WhatsApp is not connected' };
+      // Fencing: the lease's own clock check (with its margin), not only the last change event.
+      if (deps.lease && !deps.lease.valid()) return { ok: false, error: 'the session lease is not held' };
       const ack = acks.expect(messageId, deps.ackTimeoutMs ?? 30_000);
       try {
         const sent = await s.sendMessage(jid, content, { messageId });

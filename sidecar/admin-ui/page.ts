@@ -20,6 +20,8 @@ interface Status {
   qr_image?: string;
   pairing_code?: string;
   last_disconnect?: { code?: number; reason: string; at: string };
+  standby?: boolean;
+  holder?: string;
 }
 interface LinkedUser {
   username: string;
@@ -244,6 +246,7 @@ function isUnreachable(s: Status): boolean {
 
 function stateText(s: Status): string {
   const number = s.me ? phoneOf(s.me) : undefined;
+  if (s.standby) return `standby: ${s.holder ? `sidecar ${s.holder}` : 'another sidecar'} holds the WhatsApp session; this one takes over if it stops.`;
   if (isUnreachable(s)) {
     return `${UNREACHABLE_TEXT} ${s.state === 'unpaired' ? 'Then pair again.' : 'It keeps retrying by itself.'}`;
   }
@@ -273,7 +276,7 @@ function applyButtonStates(state: Status['state']): void {
 function renderStatus(s: Status): void {
   if (s.qr_image || s.pairing_code) pairingGotThrough = true;
   const badge = $('state-badge');
-  badge.textContent = STATE_LABEL[s.state] ?? s.state;
+  badge.textContent = s.standby ? 'Standby' : (STATE_LABEL[s.state] ?? s.state);
   badge.dataset.state = s.state;
   $('state-text').textContent = stateText(s);
   const last = $('last-disconnect');

@@ -29,6 +29,11 @@ export interface ChaosCounts {
   resends: number;
   elapsedMs: number;
   lostTexts: string[];
+  /** Failover scenarios: from the break to the new holder `open`, and to the first message it delivered. */
+  takeoverOpenMs?: number;
+  takeoverFirstDeliveryMs?: number;
+  /** The most WhatsApp sockets logged in to the session at once during the scenario (peer count). */
+  maxSockets?: number;
 }
 
 /** How many notifications a burst sends: CHAOS_COUNT (the chaos script raises it), default 200. */
@@ -86,6 +91,8 @@ export async function countAtPeer(options: {
   startedAt: number;
   timeoutMs?: number;
   settleMs?: number;
+  /** Figures measured by the scenario itself, added to the counts (and the chaos report). */
+  extra?: () => Partial<ChaosCounts>;
 }): Promise<ChaosCounts> {
   const { peer, outcomes, prefix } = options;
   const answered = outcomes.filter(isAnswered);
@@ -117,6 +124,7 @@ export async function countAtPeer(options: {
     resends: peer.stats.duplicates - options.resendsBefore,
     elapsedMs: Date.now() - options.startedAt,
     lostTexts: lostTexts.slice(0, 10),
+    ...options.extra?.(),
   };
   if (process.env.CHAOS_REPORT) appendFileSync(process.env.CHAOS_REPORT, `${JSON.stringify(result)}\n`);
   return result;
@@ -136,6 +144,7 @@ export async function chaosScenario(options: {
   /** Runs after the burst, before counting (e.g. wait for WhatsApp to be open again). */
   afterBurst?: () => Promise<void>;
   timeoutMs?: number;
+  extra?: () => Partial<ChaosCounts>;
 }): Promise<{ count: number; counts: ChaosCounts }> {
   const count = burstSize();
   const prefix = `${options.prefixBase}-${Date.now()}`;
@@ -159,6 +168,7 @@ export async function chaosScenario(options: {
     resendsBefore,
     startedAt,
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.extra ? { extra: options.extra } : {}),
   });
   console.log(JSON.stringify(counts));
   return { count, counts };

@@ -71,6 +71,8 @@ export async function startStack(options: {
   env?: NodeJS.ProcessEnv;
   startSidecar?: boolean;
   persistentAzurite?: boolean;
+  /** Settings for the sidecar process only (e.g. its own storage path through a proxy). */
+  sidecarEnv?: (azurite: AzuriteHandle) => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
 }): Promise<Stack> {
   const azurite = await startAzurite({ persistent: options.persistentAzurite });
   const sidecarPort = await freePort();
@@ -104,7 +106,9 @@ export async function startStack(options: {
   const pepper = env.WHATSAPP_API_KEY_PEPPER!;
   const { key: apiKey } = await createApiKeyStore(tables, pepper).create('test');
 
-  const sidecar = sidecarProcess({ env, port: sidecarPort, name: options.name });
+  const sidecarOnly = options.sidecarEnv ? await options.sidecarEnv(azurite) : {};
+  // The same env object unless told otherwise: tests change a setting and restart the sidecar.
+  const sidecar = sidecarProcess({ env: options.sidecarEnv ? { ...env, ...sidecarOnly } : env, port: sidecarPort, name: options.name });
   if (options.startSidecar !== false) await sidecar.start();
 
   const logDir = path.join(TEST_OUTPUT, 'logs');

@@ -127,6 +127,12 @@ export interface PeerStats {
   /** logged-in connections currently open */
   currentLogins: number;
   /**
+   * The most logged-in connections open at once (a newer login is counted before the older one is
+   * replaced): more than 1 means two clients were logged in to the session together. Tests may
+   * reset it to `currentLogins` to measure a window.
+   */
+  maxLogins: number;
+  /**
    * Messages whose (recipient, id) had already been received: a resend of the same message, which a
    * device shows once. Acked like any message but not added to `received` again.
    */
@@ -347,6 +353,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     pairings: 0,
     currentConnections: 0,
     currentLogins: 0,
+    maxLogins: 0,
     duplicates: 0,
   };
   const iqLog: IqRecord[] = [];
@@ -556,6 +563,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     conn.device = dev;
     stats.logins++;
     stats.currentLogins++;
+    stats.maxLogins = Math.max(stats.maxLogins, stats.currentLogins);
     log(`conn ${conn.id}: ${dev.jid} logged in`);
     send(conn, {
       tag: 'success',

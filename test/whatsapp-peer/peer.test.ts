@@ -266,11 +266,17 @@ describe('whatsapp peer with the real Baileys client', () => {
     const again = connect(peer, auth);
     await peer.waitFor(() => again.updates.find(u => u.connection === 'open'));
     expect(again.updates.some(u => u.qr)).toBe(false);
+    // one login after the other never had two open at once
+    peer.stats.maxLogins = peer.stats.currentLogins;
+    expect(peer.stats.maxLogins).toBe(1);
     // a second socket with the same creds while the first is open: WhatsApp replaces the old one
     const third = connect(peer, auth);
     await peer.waitFor(() => third.updates.find(u => u.connection === 'open'));
     await peer.waitFor(() => again.updates.find(u => u.connection === 'close'));
     expect(statusOf(again)).toBe(440);
+    // ... and the peer saw the two logged in together
+    expect(peer.stats.maxLogins).toBe(2);
+    expect(peer.stats.currentLogins).toBe(1);
     expect(peer.stats.pairings).toBe(pairings);
     client = third;
   });
