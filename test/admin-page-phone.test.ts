@@ -87,7 +87,7 @@ test('signed in with every table filled: nothing is wider than 390 px', async ()
   expect((await stack.admin('POST', 'users', { username: longName, phone: '+44 7700 900123' })).status).toBe(200);
   expect((await stack.admin('POST', 'keys', { name: longName })).status).toBe(200);
   const sent = await stack.notify({ apikey: stack.apiKey, phones: ['919876543210', '447700900123', '12025550143'], message: 'queued while offline' });
-  expect([200, 202]).toContain(sent.status);
+  expect(sent.status).toBe(200);
   const cancelled = await stack.notify({ apikey: stack.apiKey, phone: '919876543211', message: 'to be cancelled' });
   expect((await stack.admin('POST', `queue/${String(cancelled.body.id)}/cancel`)).status).toBe(200);
 

@@ -107,8 +107,7 @@ test('the standby says so and names the holder; a send that reaches it is queued
   // A function that knows only the standby: it queues (deferred) and the holder sends it.
   const onlyB = await stack.startFunctionInstance({ WHATSAPP_SIDECAR_URL: `ws://127.0.0.1:${new URL(b.url).port}/ws` });
   const viaStandby = await stack.notify({ apikey: stack.apiKey, phone: CONTACTS[1], message: 'reached the standby' }, { url: onlyB.url });
-  // 202 before contract v1.1's mapping lands (the openalgo branch), 200 after: both mean queued.
-  expect([200, 202]).toContain(viaStandby.status);
+  expect(viaStandby.status).toBe(200); // deferred: a standby queues, it does not send
   expect(viaStandby.body.deferred).toBe(true);
   await stack.peer.waitForMessage((m) => m.text === 'reached the standby', 20_000);
   expect(stack.peer.stats.currentLogins).toBe(1);
