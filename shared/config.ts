@@ -96,6 +96,9 @@ const envSchema = z.object({
       return specs as RateLimitSpec[];
     }),
   WHATSAPP_QUEUE_TTL: duration(24 * 3_600_000),
+  // How long finished notifications stay readable (status route, getMessage) before their time
+  // partitions are removed.
+  WHATSAPP_HISTORY: duration(30 * 86_400_000),
   WHATSAPP_OFFLINE_POLICY: z.enum(['queue', 'reject']).default('queue'),
   WHATSAPP_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   WHATSAPP_MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(100 * 1024 * 1024),
@@ -128,6 +131,8 @@ export interface Config {
   /** WHATSAPP_SEND_BUDGET; empty when "off". */
   sendBudget: RateLimitSpec[];
   queueTtlMs: number;
+  /** WHATSAPP_HISTORY: finished notifications are removed this long after they finished. */
+  historyMs: number;
   offlinePolicy: 'queue' | 'reject';
   maxImageBytes: number;
   maxDocumentBytes: number;
@@ -179,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendIntervalMs: e.WHATSAPP_SEND_INTERVAL_MS,
     sendBudget: e.WHATSAPP_SEND_BUDGET,
     queueTtlMs: e.WHATSAPP_QUEUE_TTL,
+    historyMs: e.WHATSAPP_HISTORY,
     offlinePolicy: e.WHATSAPP_OFFLINE_POLICY,
     maxImageBytes: e.WHATSAPP_MAX_IMAGE_BYTES,
     maxDocumentBytes: e.WHATSAPP_MAX_DOCUMENT_BYTES,
