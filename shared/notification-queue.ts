@@ -68,7 +68,7 @@ export interface QueuedNotification {
   recipients: RecipientRow[];
 }
 
-/** A row of the `hist` index: RowKey `<minute it was retired>~<partition>`, so age is a range. */
+/** A row of the `hist` index: RowKey `<when it was retired, padded epoch ms>~<partition>`, so age is a key range. */
 export interface RetiredPartition {
   partition: string;
   historyKey: string;
@@ -132,6 +132,7 @@ export function newNotificationId(now: number | Date): string {
 
 export const isNotificationId = (id: string): boolean => ID_PATTERN.test(id);
 export const partitionOf = (id: string): string => ID_PATTERN.exec(id)?.[1] ?? 'invalid';
+const historyStamp = (epochMs: number): string => String(Math.max(0, Math.floor(epochMs))).padStart(15, '0');
 const recipientRowKey = (id: string, index: number): string => `${id}~${index}`;
 
 export class NotificationExists extends Error {
@@ -181,8 +182,8 @@ export interface NotificationQueue {
   markOpen(partition: string): Promise<string>;
   /** Moves a finished partition from `open` to `hist`; false when the open row changed since `etag` (someone wrote there). */
   retire(partition: string, etag: string): Promise<boolean>;
-  /** Partitions retired before `before` (a partition name: the retirement's minute), oldest first. */
-  retiredBefore(before: string, limit: number): Promise<RetiredPartition[]>;
+  /** Partitions retired before `before` (epoch ms), oldest first. */
+  retiredBefore(before: number, limit: number): Promise<RetiredPartition[]>;
   /** Deletes a whole time partition and its index rows; returns the entities removed. */
   removePartition(retired: RetiredPartition): Promise<number>;
   /** Moves a notification's expiry (admin retry of an expired one); false when it does not exist. */
@@ -528,7 +529,7 @@ export function createNotificationQueue(
       await tables.ensureTables();
       markedOpen.delete(partition);
       // History first: a crash between the two leaves the partition in both (retired again later).
-      await client().upsertEntity({ partitionKey: HISTORY_PK, rowKey: `${partitionAt(Date.now())}~${partition}`, partition }, 'Replace');
+      await client().upsertEntity({ partitionKey: HISTORY_PK, rowKey: `${historyStamp(Date.now())}~${partition}`, partition }, 'Replace');
       try {
         await client().deleteEntity(OPEN_PK, partition, { etag });
         return true;
@@ -542,7 +543,7 @@ export function createNotificationQueue(
     async retiredBefore(before, limit) {
       await tables.ensureTables();
       const out: RetiredPartition[] = [];
-      const iter = client().listEntities<{ partition: string }>({ queryOptions: { filter: odata`PartitionKey eq ${HISTORY_PK} and RowKey lt ${before}` } });
+      const iter = client().listEntities<{ partition: string }>({ queryOptions: { filter: odata`PartitionKey eq ${HISTORY_PK} and RowKey lt ${historyStamp(before)}` } });
       for await (const e of iter) {
         out.push({ partition: e.partition, historyKey: e.rowKey! });
         if (out.length >= limit) break;

@@ -7,7 +7,7 @@
 import type { Clock } from '../shared/clock.js';
 import { expiredIdempotencyDays, removeWholePartition } from '../shared/idempotency-layout.js';
 import type { Logger } from '../shared/logger.js';
-import { partitionAt, type NotificationQueue } from '../shared/notification-queue.js';
+import type { NotificationQueue } from '../shared/notification-queue.js';
 import type { TableStore } from '../shared/table-store.js';
 
 /** Partitions removed per round; a sweep runs rounds until fewer come back (bounded). */
@@ -21,7 +21,7 @@ export function createHistorySweeper(deps: { queue: NotificationQueue; tables: T
   return async () => {
     let removed = 0;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const old = await queue.retiredBefore(partitionAt(clock.now() - deps.historyMs), BATCH);
+      const old = await queue.retiredBefore(clock.now() - deps.historyMs, BATCH);
       for (const retired of old) removed += await queue.removePartition(retired);
       if (old.length < BATCH) break;
     }

@@ -47,6 +47,7 @@ export async function startPairedStack(options: {
   peerOptions?: Parameters<typeof startWhatsAppPeer>[0];
   pair?: boolean;
   persistentAzurite?: boolean;
+  storageVia?: (azuritePort: number) => Promise<number>;
 }): Promise<PairedStack> {
   const peer = await startWhatsAppPeer(options.peerOptions);
   const childEnv = peer.childEnv();
@@ -54,6 +55,7 @@ export async function startPairedStack(options: {
     name: options.name,
     env: { ...childEnv, WHATSAPP_WS_URL: peer.url, ...options.env },
     persistentAzurite: options.persistentAzurite,
+    storageVia: options.storageVia,
   });
   if (options.pair !== false) await pairWithPeer(stack, peer);
   return {
