@@ -80,7 +80,7 @@ export interface DeliveryWorkerDeps {
   /** Recipients in flight at once when pacing is off (default 16). */
   maxInFlight?: number;
   leaseMs?: number;
-  /** How often the `open` index is read for partitions other writers added (default 5 s). */
+  /** How often the `open` index is read for partitions other writers added (default 10 s). */
   pollMs?: number;
   random?: () => number;
   /** Where attachment bytes live; removed once every recipient of a notification is finished. */
@@ -127,7 +127,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const { queue, session, clock, log } = deps;
   const random = deps.random ?? Math.random;
   const leaseMs = deps.leaseMs ?? 120_000;
-  const pollMs = deps.pollMs ?? 5_000;
+  const pollMs = deps.pollMs ?? 10_000;
   const expirySweepMs = deps.expirySweepMs ?? 60_000;
   const retireAfterMs = deps.retireAfterMs ?? 120_000;
   const historySweepMs = deps.historySweepMs ?? 600_000;
