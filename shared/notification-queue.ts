@@ -17,7 +17,7 @@
  */
 import { odata, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { TableStore } from './table-store.js';
-import { removeWholePartition } from './idempotency-layout.js';
+import { removeWholePartition } from './partition-removal.js';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from './table-store.js';
 import { notificationContentSchema, type NotificationContent } from './sidecar-protocol.js';
 import { recipientAddress, type NewNotification } from './notification-model.js';
@@ -320,9 +320,16 @@ function createGroupCommitter<T>(deps: {
       active--;
     }
   };
+  let scheduled = false;
   return (item: T) => {
     waiting.push(item);
-    void flush();
+    // Items pushed in the same turn (a flush of many rows) go out together.
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      void flush();
+    });
   };
 }
 

@@ -93,6 +93,14 @@ export interface DeliveryWorkerDeps {
   lease?: { held(): boolean; onChange(listener: (held: boolean) => void): () => void };
   /** A finished partition leaves the `open` index this long after its minute ended (clock skew between writers). */
   retireAfterMs?: number;
+  /**
+   * How long a row's write waits for more changes to the same row (a delivery receipt right after
+   * the ack) and for other rows of its partition (group commit). The report does not wait for it.
+   * Default 100 ms.
+   */
+  writeLingerMs?: number;
+  /** Receipts (delivered, read) are written together this often: one transaction per partition (default 1 s). */
+  receiptFlushMs?: number;
   /** Removes old history; called once per `historySweepMs` while owning. */
   historySweep?: () => Promise<void>;
   historySweepMs?: number;
@@ -131,6 +139,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const expirySweepMs = deps.expirySweepMs ?? 60_000;
   const retireAfterMs = deps.retireAfterMs ?? 120_000;
   const historySweepMs = deps.historySweepMs ?? 600_000;
+  const writeLingerMs = deps.writeLingerMs ?? 100;
+  const receiptFlushMs = deps.receiptFlushMs ?? 1_000;
+  /** Rows a receipt changed, written at the next receipt flush. */
+  const receiptsDue = new Set<Persisted>();
+  let lastReceiptFlush = 0;
   const window = deps.sendIntervalMs > 0 ? 1 : Math.max(1, deps.maxInFlight ?? 16);
   const events = new EventEmitter();
   events.setMaxListeners(1000);
@@ -246,6 +259,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
     p.writing = (async () => {
       try {
+        if (writeLingerMs > 0 && running) await new Promise((r) => setTimeout(r, writeLingerMs));
         do {
           p.dirty = false;
           let saved: RecipientRow | undefined;
@@ -451,6 +465,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       lastHistorySweep = now;
       deps.historySweep().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'history sweep failed; will try again'));
     }
+    if (receiptsDue.size > 0 && now - lastReceiptFlush >= receiptFlushMs) {
+      lastReceiptFlush = now;
+      void flushReceipts();
+    }
     if (later.length > 0) {
       const due = later.filter((e) => e.row.nextAttemptAt <= now);
       if (due.length > 0) {
@@ -465,7 +483,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   };
 
   const startTimer = () => {
-    const every = Math.max(50, Math.min(1_000, pollMs, expirySweepMs));
+    const every = Math.max(50, Math.min(1_000, pollMs, expirySweepMs, receiptFlushMs));
     timer = setInterval(() => void tick(), every);
     timer.unref();
   };
@@ -476,9 +494,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const next = laterState(p.row.state, status);
     if (next === p.row.state) return;
     p.row = { ...p.row, state: next };
-    void persist(p, (stored) => {
-      if (stored) p.row = stored;
-    });
+    // Riding on a write already under way, or with the other receipts at the next flush.
+    if (p.writing) p.dirty = true;
+    else receiptsDue.add(p);
+  };
+
+  const flushReceipts = () => {
+    const due = [...receiptsDue];
+    receiptsDue.clear();
+    return Promise.all(
+      due.map((p) =>
+        persist(p, (stored) => {
+          if (stored) p.row = stored;
+        }),
+      ),
+    );
   };
 
   const becomeOwner = (held: boolean) => {
@@ -546,6 +576,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       if (timer) clearInterval(timer);
       await Promise.allSettled([...runs]);
       await polling;
+      await flushReceipts();
       await Promise.allSettled([...entries.values(), ...byMessageId.values()].map((p) => p.writing));
     },
   };

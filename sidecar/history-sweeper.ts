@@ -5,7 +5,8 @@
  * (a range of its row keys), and day partitions of the idempotency table.
  */
 import type { Clock } from '../shared/clock.js';
-import { expiredIdempotencyDays, removeWholePartition } from '../shared/idempotency-layout.js';
+import { expiredIdempotencyDays } from '../shared/idempotency-layout.js';
+import { removeWholePartition } from '../shared/partition-removal.js';
 import type { Logger } from '../shared/logger.js';
 import type { NotificationQueue } from '../shared/notification-queue.js';
 import type { TableStore } from '../shared/table-store.js';

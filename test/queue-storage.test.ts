@@ -5,6 +5,8 @@
  * getMessage is answered from the queue; with pacing off several recipients are in flight at once.
  */
 import { hashApiKey } from '../shared/api-keys.js';
+import { idempotencyDay } from '../shared/idempotency-layout.js';
+import { getEntityOrUndefined } from '../shared/table-store.js';
 import { createLogger } from '../shared/logger.js';
 import { messageIdFor, parseMessageId } from '../shared/message-ids.js';
 import { createNotificationQueue, newNotificationId } from '../shared/notification-queue.js';
@@ -82,6 +84,16 @@ test('finished notifications go after WHATSAPP_HISTORY, by whole partitions; the
   const fresh = await stack.notify({ apikey: stack.apiKey, phone: CONTACT, message: 'fresh news', wait_for_delivery: true });
   expect((await status(String(fresh.body.id))).status).toBe(200);
 }, 60_000);
+
+test('idempotency records go by whole day partitions after their 24 h', async () => {
+  const client = stack.tables.client('idempotency');
+  const old = idempotencyDay(Date.now() - 3 * 86_400_000);
+  const today = idempotencyDay(Date.now());
+  await client.upsertEntity({ partitionKey: old, rowKey: 'h~old', state: 'done', notificationId: 'x', createdAt: 0, expiresAt: 1 });
+  await client.upsertEntity({ partitionKey: today, rowKey: 'h~today', state: 'done', notificationId: 'y', createdAt: Date.now(), expiresAt: Date.now() + 86_400_000 });
+  await until('the old day to be removed', async () => (await getEntityOrUndefined(client, old, 'h~old')) === undefined, 30_000);
+  expect(await getEntityOrUndefined(client, today, 'h~today')).toBeDefined();
+}, 40_000);
 
 test('getMessage after a restart: a retry request is answered from the queue by the message id alone', async () => {
   const res = await stack.notify({ apikey: stack.apiKey, phone: CONTACT, message: 'retry me later', wait_for_delivery: true });
