@@ -150,6 +150,17 @@ export interface Inserted {
   openEtag: string;
 }
 
+export interface EnqueueOptions {
+  /** Write the recipient rows already leased (the insert is the claim). */
+  claim?: InsertClaim;
+  /**
+   * The writer owns the rows (holds the session lease, so it retires partitions itself): it lists a
+   * partition as open once, not on every write. Any other writer upserts the index row every time,
+   * so its ETag change tells the owner to look.
+   */
+  owner?: boolean;
+}
+
 /** Who the recipient rows of a new notification belong to: written already leased (the insert is the claim). */
 export interface InsertClaim {
   owner: string;
@@ -161,7 +172,7 @@ export interface NotificationQueue {
    * Durably writes the notification (header and recipients atomically), after making sure its
    * time partition is listed as open. Throws NotificationExists on a repeat id.
    */
-  enqueue(notification: NewNotification, claim?: InsertClaim): Promise<Inserted>;
+  enqueue(notification: NewNotification, options?: EnqueueOptions): Promise<Inserted>;
   /** One notification with all its recipients: a range read inside its partition. */
   get(id: string): Promise<QueuedNotification | undefined>;
   /** The notification's header alone (no recipients): one point read. */
@@ -347,17 +358,7 @@ interface PendingSave {
   reject: (error: unknown) => void;
 }
 
-export function createNotificationQueue(
-  tables: TableStore,
-  options: {
-    /**
-     * Remember which partitions this process listed as open, so it upserts the index row once per
-     * partition, not once per notification. Only for the process that also retires partitions
-     * (the sidecar); another writer's cache could outlive a retirement.
-     */
-    rememberOpenPartitions?: boolean;
-  } = {},
-): NotificationQueue {
+export function createNotificationQueue(tables: TableStore): NotificationQueue {
   const client = () => tables.client('queue');
   const markedOpen = new Map<string, Promise<string>>();
 
@@ -366,8 +367,8 @@ export function createNotificationQueue(
     const result = await client().upsertEntity({ partitionKey: OPEN_PK, rowKey: partition, at: new Date().toISOString() }, 'Replace');
     return result.etag ?? '';
   };
-  const ensureOpen = (partition: string): Promise<string> => {
-    if (!options.rememberOpenPartitions) return markOpen(partition);
+  const ensureOpen = (partition: string, owner: boolean): Promise<string> => {
+    if (!owner) return markOpen(partition);
     let marked = markedOpen.get(partition);
     if (!marked) {
       marked = markOpen(partition);
@@ -446,12 +447,12 @@ export function createNotificationQueue(
   };
 
   return {
-    async enqueue(notification, claim) {
+    async enqueue(notification, options = {}) {
       await tables.ensureTables();
       // The index row first: a crash between the two leaves an index row over nothing (harmless),
       // never a notification nobody will find.
-      const openEtag = await ensureOpen(partitionOf(notification.id));
-      const rows = rowsFor(notification, claim);
+      const openEtag = await ensureOpen(partitionOf(notification.id), options.owner === true);
+      const rows = rowsFor(notification, options.claim);
       const stored = await new Promise<RecipientRow[]>((resolve, reject) => insert({ notification, rows, actions: actionsFor(notification, rows), resolve, reject }));
       return { rows: stored, openEtag };
     },

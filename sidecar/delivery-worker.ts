@@ -62,6 +62,8 @@ export interface DeliveryWorker {
   accepted(notification: QueuedNotification, openEtag: string): void;
   /** Someone else (the admin API) changed this notification's rows: adopt what storage now holds. */
   refresh(id: string): Promise<void>;
+  /** Whether this sidecar owns the queue now (holds the session lease). */
+  owns(): boolean;
   /** What this sidecar holds in memory (empty while it does not hold the session lease). */
   snapshot(): QueueSnapshot;
   onReport(listener: (report: DeliveryReport) => void): () => void;
@@ -547,6 +549,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       if (n.recipients.some((r) => !isFinished(r.state))) partitions.set(partitionOf(id), { etag: await queue.markOpen(partitionOf(id)) });
       pump();
     },
+    owns: () => owning,
     snapshot() {
       const unfinished = [...entries.values()].map((e) => e.row).sort((a, b) => a.notificationId.localeCompare(b.notificationId) || a.index - b.index);
       let oldest: number | undefined;

@@ -131,7 +131,10 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     let inserted: Inserted | undefined;
     try {
       // While WhatsApp is open the rows are written already leased to this sidecar: the insert is the claim.
-      inserted = await queue.enqueue(stored, open ? { owner: deps.owner, leaseUntil: deps.clock.now() + deps.leaseMs } : undefined);
+      inserted = await queue.enqueue(stored, {
+        ...(open ? { claim: { owner: deps.owner, leaseUntil: deps.clock.now() + deps.leaseMs } } : {}),
+        owner: worker.owns(),
+      });
     } catch (error) {
       if (!(error instanceof NotificationExists)) {
         log.error({ err: error }, 'could not write a notification to the queue');

@@ -54,7 +54,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   assertAdminPasswordSafe(config);
 
   const auth = await loadTableAuthState(tables, cipher);
-  const queue = createNotificationQueue(tables, { rememberOpenPartitions: true });
+  const queue = createNotificationQueue(tables);
   const lease = createSessionLease({ tables, owner: config.sidecarId, clock, log, leaseMs: config.sessionLeaseMs });
   const session = createWhatsAppSession({
     auth,
@@ -124,7 +124,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
         { id, apiKeyHash: 'admin', createdAt: new Date(now).toISOString(), skipped: 0, waitForDelivery: false, recipients: [{ kind: 'self' }], content: { message: 'wa-notify test message: the sidecar can send.' } },
         config.queueTtlMs,
       );
-      const inserted = await queue.enqueue(stored);
+      const inserted = await queue.enqueue(stored, { owner: worker.owns() });
       const { recipients: _wire, ...header } = stored;
       worker.accepted({ ...header, recipientCount: inserted.rows.length, recipients: inserted.rows }, inserted.openEtag);
       return id;

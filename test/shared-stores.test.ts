@@ -82,7 +82,7 @@ test('saves of many rows of one partition share a transaction and come back with
   const id = newNotificationId(now);
   const inserted = await queue.enqueue(
     { id, apiKeyHash: 'h', createdAt: now, expiresAt: now + 60_000, skipped: 0, waitForDelivery: false, recipients: [{ kind: 'phone', phone: '15550004444' }, { kind: 'phone', phone: '15550005555' }], content: { message: 'x' } },
-    { owner: 'me', leaseUntil: now + 60_000 },
+    { claim: { owner: 'me', leaseUntil: now + 60_000 } },
   );
   expect(inserted.rows.map((r) => r.state)).toEqual(['sending', 'sending']);
   expect(inserted.rows.every((r) => r.etag !== '')).toBe(true);
