@@ -380,11 +380,14 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
     return marked;
   };
 
-  const withEtags = (p: PendingInsert, result: { getResponseForEntity(rowKey: string): { etag?: string } | undefined }) =>
-    p.rows.map((row) => ({ ...row, etag: result.getResponseForEntity(recipientRowKey(row.notificationId, row.index))?.etag ?? '' }));
+  // Sub-responses come in the order of the actions (Azurite names no row key in them).
+  type BatchResult = { subResponses: { etag?: string; rowKey?: string }[] };
+  const etagAt = (result: BatchResult, position: number): string => result.subResponses[position]?.etag ?? '';
+  /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
+  const withEtags = (p: PendingInsert, result: BatchResult, offset: number) => p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
   const insertOne = async (p: PendingInsert): Promise<void> => {
     try {
-      p.resolve(withEtags(p, await client().submitTransaction(p.actions)));
+      p.resolve(withEtags(p, await client().submitTransaction(p.actions), 0));
     } catch (error) {
       p.reject(isConflict(error) ? new NotificationExists(p.notification.id) : error);
     }
@@ -396,7 +399,11 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       if (group.length === 1) return insertOne(group[0]!);
       try {
         const result = await client().submitTransaction(group.flatMap((p) => p.actions));
-        for (const p of group) p.resolve(withEtags(p, result));
+        let offset = 0;
+        for (const p of group) {
+          p.resolve(withEtags(p, result, offset));
+          offset += p.actions.length;
+        }
       } catch {
         // One bad member (a repeat id) fails the whole transaction: retry each alone so the rest
         // land and the culprit gets its own error.
@@ -429,10 +436,10 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       if (group.length === 1) return saveOne(group[0]!);
       try {
         const result = await client().submitTransaction(group.map((p): TransactionAction => ['update', toEntity(p.row), 'Replace', { etag: p.row.etag }]));
-        for (const p of group) {
-          const etag = result.getResponseForEntity(recipientRowKey(p.row.notificationId, p.row.index))?.etag;
-          p.resolve({ ...p.row, etag: etag ?? p.row.etag });
-        }
+        group.forEach((p, i) => {
+          const etag = etagAt(result, i);
+          p.resolve({ ...p.row, etag: etag || p.row.etag });
+        });
       } catch {
         // A row changed by someone else fails the whole transaction: each alone finds out which.
         await Promise.all(group.map(saveOne));

@@ -11,6 +11,8 @@ export interface TableRequest {
   table: string;
   /** A point operation on one entity (`Table(PartitionKey=…,RowKey=…)`). */
   point: boolean;
+  /** The entity path of a point operation, e.g. `WhatsappNotificationQueue(PartitionKey='…',RowKey='…')`. */
+  path: string;
   filter: string | undefined;
 }
 
@@ -33,8 +35,8 @@ export function createCountingProxy(): CountingProxy {
     const path = decodeURIComponent(url.pathname.replace(/^\/devstoreaccount1\//, ''));
     const table = path.replace(/\(.*\)$/, '');
     if (!path.startsWith('$batch') && table !== 'Tables') {
-      log.push({ method: req.method ?? 'GET', table, point: /\(PartitionKey=/.test(path), filter: url.searchParams.get('$filter') ?? undefined });
-    } else if (path.startsWith('$batch')) log.push({ method: 'BATCH', table: '$batch', point: false, filter: undefined });
+      log.push({ method: req.method ?? 'GET', table, point: /\(PartitionKey=/.test(path), path, filter: url.searchParams.get('$filter') ?? undefined });
+    } else if (path.startsWith('$batch')) log.push({ method: 'BATCH', table: '$batch', point: false, path, filter: undefined });
     const up = http.request({ host: '127.0.0.1', port: upstream, path: req.url, method: req.method, headers: req.headers, agent }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
