@@ -69,6 +69,6 @@ export function createFunctionServices(options: { config?: Config; clock?: Clock
     // A claim unanswered for longer than any request can take belongs to an instance that died.
     idempotency: createIdempotencyStore({ tables, clock, log, staleAfterMs: config.waitTimeoutMs + 60_000 }),
   });
-  const notifyStatus = createNotifyStatusHandler({ authenticate, queue, log });
+  const notifyStatus = createNotifyStatusHandler({ authenticate, queue, log, historyMs: config.historyMs });
   return { handlers: { notify, notifyStatus }, sidecar, log, close: () => sidecar.close() };
 }

@@ -1,8 +1,12 @@
 /**
  * Idempotency-Key (contract extension): a repeat with the same key and API key within 24 h sends
  * nothing again and gets the first answer back. Kept in the `WhatsappIdempotency` table, one row per
- * (API key hash, SHA-256 of the key), claimed with createEntity so two concurrent repeats — on any
- * function instance — cannot both send: the loser waits briefly for the first answer, else 409.
+ * (API key hash, SHA-256 of the key) in the partition of the day it was claimed
+ * (shared/idempotency-layout.ts: whole days are removed after their 24 h), claimed with createEntity
+ * so two concurrent repeats — on any function instance — cannot both send: the loser waits briefly
+ * for the first answer, else 409. A claim also looks in the day before: a record from yesterday
+ * still within its 24 h wins over today's new claim (two repeats straddling midnight within the
+ * same few milliseconds could still both claim; that is the price of day partitions).
  *
  * Only answers that queued something are remembered (200 — deferred ones too — 502, 504). An error
  * that queued nothing (400, 404, 409, 413, 503…) releases the key, so the client can retry with it.
@@ -13,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { HttpResponseInit } from '@azure/functions';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
+import { idempotencyDay } from '../shared/idempotency-layout.js';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed, type TableStore } from '../shared/table-store.js';
 import { HttpError } from './http-errors.js';
 
@@ -110,8 +115,12 @@ export function createIdempotencyStore(deps: {
   return {
     async begin(apiKeyHash, key, notificationId, recover) {
       await tables.ensureTables();
-      const pk = apiKeyHash;
-      const rk = createHash('sha256').update(key, 'utf8').digest('hex');
+      const rk = `${apiKeyHash}~${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+      const today = idempotencyDay(clock.now());
+      const yesterday = idempotencyDay(clock.now() - 86_400_000);
+      // A record from yesterday still within its 24 h is the one that counts.
+      const earlier = await getEntityOrUndefined<IdempotencyEntity>(client(), yesterday, rk);
+      let pk = earlier && earlier.expiresAt > clock.now() ? yesterday : today;
       const fresh = (): IdempotencyEntity => {
         const now = clock.now();
         return { state: 'pending', notificationId, createdAt: now, expiresAt: now + ttlMs };
@@ -126,7 +135,7 @@ export function createIdempotencyStore(deps: {
           return undefined;
         }
       };
-      const first = await create();
+      const first = pk === today ? await create() : undefined;
       if (first) return first;
       /** Replaces a stale row if nobody changed it meanwhile; undefined when someone did. */
       const takeOver = async (etag: string): Promise<IdempotencyClaim | undefined> => {
@@ -145,7 +154,8 @@ export function createIdempotencyStore(deps: {
         const row = await getEntityOrUndefined<IdempotencyEntity>(client(), pk, rk);
         const now = clock.now();
         if (!row) {
-          // Released by a first attempt that failed: this one may try.
+          // Released by a first attempt that failed: this one may try (in today's partition).
+          pk = today;
           const created = await create();
           if (created) return created;
           continue;

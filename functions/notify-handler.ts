@@ -9,6 +9,7 @@ import type { Clock } from '../shared/clock.js';
 import type { LinkedUserStore } from '../shared/linked-users.js';
 import type { Logger } from '../shared/logger.js';
 import { NotificationExists, newNotificationId, type NotificationQueue } from '../shared/notification-queue.js';
+import { storedNotification } from '../shared/notification-model.js';
 import { parseNotifyBody, type NotifyRequest } from '../shared/notify-request-schema.js';
 import { maskPhone, phoneToJid, type CountryCode } from '../shared/phone-number.js';
 import type { RateLimiter } from '../shared/rate-limiter.js';
@@ -79,16 +80,7 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
 
   const queueDirectly = async (notification: WireNotification): Promise<void> => {
     try {
-      await deps.queue.enqueue({
-        id: notification.id,
-        apiKeyHash: notification.apiKeyHash,
-        createdAt: new Date(notification.createdAt),
-        expiresAt: new Date(Date.parse(notification.createdAt) + settings.queueTtlMs),
-        skipped: notification.skipped,
-        waitForDelivery: notification.waitForDelivery,
-        recipients: notification.recipients,
-        content: notification.content,
-      });
+      await deps.queue.enqueue(storedNotification(notification, settings.queueTtlMs));
     } catch (error) {
       if (error instanceof NotificationExists) return; // the sidecar wrote it before the link dropped
       log.error({ err: error }, 'could not write the notification to the queue');
@@ -108,7 +100,7 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
       const parsed = parseNotifyBody(body.value, { defaultCountry: settings.defaultCountry });
       if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
       const notifyRequest = parsed.request;
-      const id = newNotificationId(new Date(clock.now()));
+      const id = newNotificationId(clock.now());
       const idempotencyKey = idempotencyKeyOf(request, notifyRequest);
       let claim: Extract<IdempotencyClaim, { kind: 'first' }> | undefined;
       if (idempotencyKey && deps.idempotency) {

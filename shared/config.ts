@@ -97,6 +97,9 @@ const envSchema = z.object({
       return specs as RateLimitSpec[];
     }),
   WHATSAPP_QUEUE_TTL: duration(24 * 3_600_000),
+  // How long finished notifications stay readable (status route, getMessage) before their time
+  // partitions are removed.
+  WHATSAPP_HISTORY: duration(30 * 86_400_000),
   WHATSAPP_OFFLINE_POLICY: z.enum(['queue', 'reject']).default('queue'),
   // A number not possible as written but valid nationally in this country gets its code (contract v1.1).
   WHATSAPP_DEFAULT_COUNTRY: z
@@ -142,6 +145,8 @@ export interface Config {
   /** WHATSAPP_SEND_BUDGET; empty when "off". */
   sendBudget: RateLimitSpec[];
   queueTtlMs: number;
+  /** WHATSAPP_HISTORY: finished notifications are removed this long after they finished. */
+  historyMs: number;
   offlinePolicy: 'queue' | 'reject';
   /** WHATSAPP_DEFAULT_COUNTRY; unset by default. */
   defaultCountry: CountryCode | undefined;
@@ -195,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendIntervalMs: e.WHATSAPP_SEND_INTERVAL_MS,
     sendBudget: e.WHATSAPP_SEND_BUDGET,
     queueTtlMs: e.WHATSAPP_QUEUE_TTL,
+    historyMs: e.WHATSAPP_HISTORY,
     offlinePolicy: e.WHATSAPP_OFFLINE_POLICY,
     defaultCountry: e.WHATSAPP_DEFAULT_COUNTRY,
     maxImageBytes: e.WHATSAPP_MAX_IMAGE_BYTES,

@@ -1,20 +1,28 @@
 /**
- * The durable notification queue (`WhatsappNotificationQueue`). A notification is one header row
- * plus one row per recipient, written in a single entity-group transaction, so it is either fully
- * queued or not at all. The id embeds the partition (`q<yyyyMMddHHmm>-<random>`) so a lookup by id
- * is a point query, and notifications accepted in the same minute can share one transaction
- * (group commit: while transactions are in flight, new notifications gather for the next one).
+ * The durable notification queue (`WhatsappNotificationQueue`), laid out so that every request
+ * names its PartitionKey (docs/storage-layout.md):
+ *
+ * - time partitions `q<yyyyMMddHHmm>` (the creation minute): one header row `<id>` plus one row per
+ *   recipient `<id>~<index>`, written in a single entity-group transaction, so a notification is
+ *   either fully queued or not at all. The id embeds its partition, so a lookup by id is a point
+ *   query, and notifications of the same minute share transactions (group commit);
+ * - partition `open`: one row per time partition that may still hold unfinished work, upserted by
+ *   a writer before it writes there, retired by the sidecar once all of it has finished;
+ * - partition `hist`: one row per retired time partition, so the history sweep finds partitions
+ *   older than WHATSAPP_HISTORY with a range read of that one partition.
  *
  * Recipient rows carry the delivery state machine: queued → sending → sent → delivered → read, or
- * failed / expired. A sender takes a row with an ETag-conditional update (a lease), so two senders
- * can never both send the same recipient.
+ * failed / expired. Writes are ETag-conditional: the sidecar holding the session lease owns every
+ * unfinished row, but the function's offline path and the admin API may touch rows too.
  */
-import { randomBytes } from 'node:crypto';
-import { odata, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { TableStore } from './table-store.js';
-import { isConflict, isPreconditionFailed } from './table-store.js';
-import { notificationContentSchema, type NotificationContent, type WireRecipient } from './sidecar-protocol.js';
-import { phoneToJid } from './phone-number.js';
+import { removeWholePartition } from './partition-removal.js';
+import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from './table-store.js';
+import { notificationContentSchema, type NotificationContent } from './sidecar-protocol.js';
+import { recipientAddress, type NewNotification } from './notification-model.js';
+
+export type { NewNotification } from './notification-model.js';
 
 export type RecipientState = 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'expired';
 export const FINAL_STATES: ReadonlySet<RecipientState> = new Set(['sent', 'delivered', 'read', 'failed', 'expired']);
@@ -25,17 +33,6 @@ const STATE_RANK: Record<RecipientState, number> = { queued: 0, sending: 1, sent
 /** Receipts can arrive out of order (READ before DELIVERY_ACK): keep the highest state seen. */
 export const laterState = (a: RecipientState, b: RecipientState): RecipientState => (STATE_RANK[b] > STATE_RANK[a] ? b : a);
 
-export interface NewNotification {
-  id: string;
-  apiKeyHash: string;
-  createdAt: Date;
-  expiresAt: Date;
-  skipped: number;
-  waitForDelivery: boolean;
-  recipients: WireRecipient[];
-  content: NotificationContent;
-}
-
 export interface RecipientRow {
   notificationId: string;
   index: number;
@@ -43,25 +40,44 @@ export interface RecipientRow {
   to: string;
   state: RecipientState;
   attempts: number;
+  /** Epoch ms. */
   nextAttemptAt: number;
+  /** The notification's expiry (epoch ms), copied onto the row. */
   expiresAt?: number;
   leaseOwner?: string;
   leaseUntil?: number;
   error?: string;
+  /** Ids of rows written before ids were derived (message-ids.ts); empty for newer rows. */
   messageIds: string[];
-  updatedAt: string;
+  /** Epoch ms. */
+  updatedAt: number;
   etag: string;
 }
 
 export interface QueuedNotification {
   id: string;
   apiKeyHash: string;
-  createdAt: string;
-  expiresAt: string;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Epoch ms. */
+  expiresAt: number;
   skipped: number;
   waitForDelivery: boolean;
   content: NotificationContent;
+  recipientCount: number;
   recipients: RecipientRow[];
+}
+
+/** A row of the `hist` index: RowKey `<when it was retired, padded epoch ms>~<partition>`, so age is a key range. */
+export interface RetiredPartition {
+  partition: string;
+  historyKey: string;
+}
+
+/** A row of the `open` index: a time partition that may hold unfinished work. */
+export interface OpenPartition {
+  partition: string;
+  etag: string;
 }
 
 type HeaderEntity = {
@@ -83,7 +99,6 @@ type RecipientEntity = {
   state: RecipientState;
   attempts: number;
   nextAttemptAt: number;
-  /** The notification's expiry, copied so expired rows are found without reading each header. */
   expiresAt?: number;
   leaseOwner?: string;
   leaseUntil?: number;
@@ -92,21 +107,33 @@ type RecipientEntity = {
   updatedAt: string;
 };
 
+const OPEN_PK = 'open';
+const HISTORY_PK = 'hist';
 const ID_PATTERN = /^(q\d{12})-[0-9a-f]{16}$/;
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
-export function newNotificationId(now: Date): string {
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  const bucket = `q${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
-  return `${bucket}-${randomBytes(8).toString('hex')}`;
+/** The time partition of a moment: its UTC minute, `q<yyyyMMddHHmm>`. */
+export function partitionAt(epochMs: number): string {
+  const d = new Date(epochMs);
+  return `q${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}`;
+}
+
+/** The first moment of a time partition (epoch ms); NaN for anything else. */
+export function partitionStart(partition: string): number {
+  const m = /^q(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(partition);
+  return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5])) : Number.NaN;
+}
+
+export function newNotificationId(now: number | Date): string {
+  const nowMs = typeof now === 'number' ? now : now.getTime();
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${partitionAt(nowMs)}-${random}`;
 }
 
 export const isNotificationId = (id: string): boolean => ID_PATTERN.test(id);
-const partitionOf = (id: string): string => ID_PATTERN.exec(id)?.[1] ?? 'invalid';
+export const partitionOf = (id: string): string => ID_PATTERN.exec(id)?.[1] ?? 'invalid';
+const historyStamp = (epochMs: number): string => String(Math.max(0, Math.floor(epochMs))).padStart(15, '0');
 const recipientRowKey = (id: string, index: number): string => `${id}~${index}`;
-
-export function recipientAddress(r: WireRecipient): string {
-  return r.kind === 'self' ? 'self' : phoneToJid(r.phone);
-}
 
 export class NotificationExists extends Error {
   constructor(id: string) {
@@ -117,26 +144,61 @@ export class NotificationExists extends Error {
 
 export type RecipientPatch = Partial<Pick<RecipientRow, 'to' | 'state' | 'attempts' | 'nextAttemptAt' | 'leaseOwner' | 'leaseUntil' | 'error' | 'messageIds'>>;
 
+/** What an insert wrote: the recipient rows as stored (with their ETags) and the open index row's ETag. */
+export interface Inserted {
+  rows: RecipientRow[];
+  openEtag: string;
+}
+
+export interface EnqueueOptions {
+  /** Write the recipient rows already leased (the insert is the claim). */
+  claim?: InsertClaim;
+  /**
+   * The writer owns the rows (holds the session lease, so it retires partitions itself): it lists a
+   * partition as open once, not on every write. Any other writer upserts the index row every time,
+   * so its ETag change tells the owner to look.
+   */
+  owner?: boolean;
+}
+
+/** Who the recipient rows of a new notification belong to: written already leased (the insert is the claim). */
+export interface InsertClaim {
+  owner: string;
+  leaseUntil: number;
+}
+
 export interface NotificationQueue {
-  /** Durably writes the notification (header and recipients atomically). Throws NotificationExists on a repeat id. */
-  enqueue(notification: NewNotification): Promise<void>;
+  /**
+   * Durably writes the notification (header and recipients atomically), after making sure its
+   * time partition is listed as open. Throws NotificationExists on a repeat id.
+   */
+  enqueue(notification: NewNotification, options?: EnqueueOptions): Promise<Inserted>;
+  /** One notification with all its recipients: a range read inside its partition. */
   get(id: string): Promise<QueuedNotification | undefined>;
-  /** Recipients that may be sent now: queued and due, or sending with an expired lease. */
-  due(now: number, limit: number): Promise<RecipientRow[]>;
-  /** Every recipient not yet finished (for status pages). */
-  unfinished(limit: number): Promise<RecipientRow[]>;
-  /** Queued recipients whose notification was due to expire by `now` (candidates: the header decides). */
-  expiring(now: number, limit: number): Promise<RecipientRow[]>;
-  /** Takes the row if nobody changed it since it was read; undefined when someone else did. */
-  claim(row: RecipientRow, owner: string, leaseUntil: number): Promise<RecipientRow | undefined>;
+  /** The notification's header alone (no recipients): one point read. */
+  header(id: string): Promise<QueuedNotification | undefined>;
+  /** Saves a recipient row as it is now (conditional on its ETag), group-committed with other saves of its partition; undefined when the row changed meanwhile. */
+  save(row: RecipientRow): Promise<RecipientRow | undefined>;
   /** Conditional update against the row's ETag; undefined when the row changed meanwhile. */
   update(row: RecipientRow, patch: RecipientPatch): Promise<RecipientRow | undefined>;
-  /** Re-reads one recipient row. */
+  /** Takes the row if nobody changed it since it was read; undefined when someone else did. */
+  claim(row: RecipientRow, owner: string, leaseUntil: number): Promise<RecipientRow | undefined>;
+  /** Re-reads one recipient row (after a conflict). */
   recipient(notificationId: string, index: number): Promise<RecipientRow | undefined>;
-  /** Recipients of notifications created since `since`, most recently updated first (admin page). */
-  recent(since: Date, limit: number): Promise<RecipientRow[]>;
+  /** The `open` index: time partitions that may hold unfinished work. */
+  openPartitions(): Promise<OpenPartition[]>;
+  /** Notifications of one time partition with their unfinished recipients (none listed: all finished). */
+  unfinishedIn(partition: string): Promise<QueuedNotification[]>;
+  /** Lists a partition in the `open` index (again); returns the index row's ETag. */
+  markOpen(partition: string): Promise<string>;
+  /** Moves a finished partition from `open` to `hist`; false when the open row changed since `etag` (someone wrote there). */
+  retire(partition: string, etag: string): Promise<boolean>;
+  /** Partitions retired before `before` (epoch ms), oldest first. */
+  retiredBefore(before: number, limit: number): Promise<RetiredPartition[]>;
+  /** Deletes a whole time partition and its index rows; returns the entities removed. */
+  removePartition(retired: RetiredPartition): Promise<number>;
   /** Moves a notification's expiry (admin retry of an expired one); false when it does not exist. */
-  extendExpiry(id: string, expiresAt: Date): Promise<boolean>;
+  extendExpiry(id: string, expiresAt: number): Promise<boolean>;
 }
 
 function toRow(e: RecipientEntity & { etag: string }): RecipientRow {
@@ -149,86 +211,98 @@ function toRow(e: RecipientEntity & { etag: string }): RecipientRow {
     nextAttemptAt: e.nextAttemptAt,
     ...(typeof e.expiresAt === 'number' ? { expiresAt: e.expiresAt } : {}),
     ...(e.leaseOwner ? { leaseOwner: e.leaseOwner } : {}),
-    ...(typeof e.leaseUntil === 'number' ? { leaseUntil: e.leaseUntil } : {}),
+    ...(typeof e.leaseUntil === 'number' && e.leaseUntil > 0 ? { leaseUntil: e.leaseUntil } : {}),
     ...(e.error ? { error: e.error } : {}),
     messageIds: e.messageIds ? (JSON.parse(e.messageIds) as string[]) : [],
-    updatedAt: e.updatedAt,
+    updatedAt: Date.parse(e.updatedAt),
     etag: e.etag,
   };
 }
 
-function actionsFor(n: NewNotification): TransactionAction[] {
+function toEntity(row: RecipientRow): RecipientEntity & { partitionKey: string; rowKey: string } {
+  return {
+    partitionKey: partitionOf(row.notificationId),
+    rowKey: recipientRowKey(row.notificationId, row.index),
+    kind: 'recipient',
+    notificationId: row.notificationId,
+    index: row.index,
+    to: row.to,
+    state: row.state,
+    attempts: row.attempts,
+    nextAttemptAt: row.nextAttemptAt,
+    ...(row.expiresAt !== undefined ? { expiresAt: row.expiresAt } : {}),
+    leaseOwner: row.leaseOwner ?? '',
+    leaseUntil: row.leaseUntil ?? 0,
+    error: row.error ?? '',
+    messageIds: JSON.stringify(row.messageIds),
+    updatedAt: new Date(row.updatedAt).toISOString(),
+  };
+}
+
+function toNotification(id: string, h: HeaderEntity, recipients: RecipientRow[]): QueuedNotification {
+  return {
+    id,
+    apiKeyHash: h.apiKeyHash,
+    createdAt: Date.parse(h.createdAt),
+    expiresAt: Date.parse(h.expiresAt),
+    skipped: h.skipped,
+    waitForDelivery: h.waitForDelivery,
+    content: notificationContentSchema.parse(JSON.parse(h.content)),
+    recipientCount: h.recipientCount,
+    recipients: recipients.sort((a, b) => a.index - b.index),
+  };
+}
+
+function rowsFor(n: NewNotification, claim: InsertClaim | undefined): RecipientRow[] {
+  return n.recipients.map((r, index) => ({
+    notificationId: n.id,
+    index,
+    to: recipientAddress(r),
+    state: claim ? 'sending' : 'queued',
+    attempts: 0,
+    nextAttemptAt: n.createdAt,
+    expiresAt: n.expiresAt,
+    ...(claim ? { leaseOwner: claim.owner, leaseUntil: claim.leaseUntil } : {}),
+    messageIds: [],
+    updatedAt: n.createdAt,
+    etag: '',
+  }));
+}
+
+function actionsFor(n: NewNotification, rows: RecipientRow[]): TransactionAction[] {
   const pk = partitionOf(n.id);
-  const updatedAt = n.createdAt.toISOString();
   const header: HeaderEntity & { partitionKey: string; rowKey: string } = {
     partitionKey: pk,
     rowKey: n.id,
     kind: 'notification',
     apiKeyHash: n.apiKeyHash,
-    createdAt: n.createdAt.toISOString(),
-    expiresAt: n.expiresAt.toISOString(),
+    createdAt: new Date(n.createdAt).toISOString(),
+    expiresAt: new Date(n.expiresAt).toISOString(),
     skipped: n.skipped,
     waitForDelivery: n.waitForDelivery,
     content: JSON.stringify(n.content),
     recipientCount: n.recipients.length,
   };
-  const rows = n.recipients.map((r, index): TransactionAction => {
-    const entity: RecipientEntity & { partitionKey: string; rowKey: string } = {
-      partitionKey: pk,
-      rowKey: recipientRowKey(n.id, index),
-      kind: 'recipient',
-      notificationId: n.id,
-      index,
-      to: recipientAddress(r),
-      state: 'queued',
-      attempts: 0,
-      nextAttemptAt: n.createdAt.getTime(),
-      expiresAt: n.expiresAt.getTime(),
-      messageIds: '[]',
-      updatedAt,
-    };
-    return ['create', entity];
-  });
-  return [['create', header], ...rows];
+  return [['create', header], ...rows.map((row): TransactionAction => ['create', toEntity(row)])];
 }
 
 const MAX_ACTIONS_PER_TRANSACTION = 100;
+/** Transactions in flight at once (across partitions); more work gathers for the next ones. */
+const MAX_COMMITS_IN_FLIGHT = 4;
 
-interface Pending {
-  notification: NewNotification;
-  actions: TransactionAction[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-export function createNotificationQueue(tables: TableStore): NotificationQueue {
-  const client = () => tables.client('queue');
-  let waiting: Pending[] = [];
-  // Up to this many transactions in flight; notifications arriving meanwhile gather for the next.
-  const MAX_COMMITS_IN_FLIGHT = 4;
+/**
+ * Group commit: items queue up per partition while transactions are in flight, and go out
+ * together, up to 100 actions per entity-group transaction.
+ */
+function createGroupCommitter<T>(deps: {
+  partitionOf: (item: T) => string;
+  actionsOf: (item: T) => number;
+  /** Keys that may not share a transaction (an entity may appear once per transaction). */
+  keyOf?: (item: T) => string;
+  commit: (group: T[]) => Promise<void>;
+}) {
+  let waiting: T[] = [];
   let active = 0;
-
-  const commitOne = async (p: Pending): Promise<void> => {
-    try {
-      await client().submitTransaction(p.actions);
-      p.resolve();
-    } catch (error) {
-      p.reject(isConflict(error) ? new NotificationExists(p.notification.id) : error);
-    }
-  };
-
-  const commitGroup = async (group: Pending[]): Promise<void> => {
-    if (group.length === 1) return commitOne(group[0]!);
-    try {
-      await client().submitTransaction(group.flatMap((p) => p.actions));
-      for (const p of group) p.resolve();
-    } catch {
-      // One bad member (a repeat id) fails the whole transaction: retry each alone so the rest land
-      // and the culprit gets its own error.
-      await Promise.all(group.map(commitOne));
-    }
-  };
-
   const flush = async (): Promise<void> => {
     if (active >= MAX_COMMITS_IN_FLIGHT) return;
     active++;
@@ -236,123 +310,191 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       while (waiting.length > 0) {
         const batch = waiting;
         waiting = [];
-        const groups: Pending[][] = [];
-        const byPartition = new Map<string, Pending[]>();
-        for (const p of batch) {
-          const pk = partitionOf(p.notification.id);
-          let list = byPartition.get(pk);
-          if (!list || list.reduce((n, q) => n + q.actions.length, 0) + p.actions.length > MAX_ACTIONS_PER_TRANSACTION) {
-            list = [];
-            byPartition.set(pk, list);
-            groups.push(list);
+        const groups: T[][] = [];
+        const open = new Map<string, { items: T[]; actions: number; keys: Set<string> }>();
+        for (const item of batch) {
+          const pk = deps.partitionOf(item);
+          const key = deps.keyOf?.(item);
+          let g = open.get(pk);
+          if (!g || g.actions + deps.actionsOf(item) > MAX_ACTIONS_PER_TRANSACTION || (key !== undefined && g.keys.has(key))) {
+            g = { items: [], actions: 0, keys: new Set() };
+            open.set(pk, g);
+            groups.push(g.items);
           }
-          list.push(p);
+          g.items.push(item);
+          g.actions += deps.actionsOf(item);
+          if (key !== undefined) g.keys.add(key);
         }
-        await Promise.all(groups.map(commitGroup));
+        await Promise.all(groups.map(deps.commit));
       }
     } finally {
       active--;
     }
   };
+  let scheduled = false;
+  return (item: T) => {
+    waiting.push(item);
+    // Items pushed in the same turn (a flush of many rows) go out together.
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      void flush();
+    });
+  };
+}
 
-  const readRecipients = async (filter: string, limit: number): Promise<RecipientRow[]> => {
-    const out: RecipientRow[] = [];
-    const iter = client().listEntities<RecipientEntity>({ queryOptions: { filter } });
-    for await (const e of iter) {
-      out.push(toRow(e as RecipientEntity & { etag: string }));
-      if (out.length >= limit) break;
+interface PendingInsert {
+  notification: NewNotification;
+  rows: RecipientRow[];
+  actions: TransactionAction[];
+  resolve: (rows: RecipientRow[]) => void;
+  reject: (error: unknown) => void;
+}
+
+interface PendingSave {
+  row: RecipientRow;
+  resolve: (row: RecipientRow | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+export function createNotificationQueue(tables: TableStore): NotificationQueue {
+  const client = () => tables.client('queue');
+  const markedOpen = new Map<string, Promise<string>>();
+
+  const markOpen = async (partition: string): Promise<string> => {
+    await tables.ensureTables();
+    const result = await client().upsertEntity({ partitionKey: OPEN_PK, rowKey: partition, at: new Date().toISOString() }, 'Replace');
+    return result.etag ?? '';
+  };
+  const ensureOpen = (partition: string, owner: boolean): Promise<string> => {
+    if (!owner) return markOpen(partition);
+    let marked = markedOpen.get(partition);
+    if (!marked) {
+      marked = markOpen(partition);
+      markedOpen.set(partition, marked);
+      marked.catch(() => markedOpen.delete(partition));
+      // Writers write into the current minute: only the newest few partitions are worth keeping.
+      if (markedOpen.size > 8) markedOpen.delete(markedOpen.keys().next().value!);
     }
-    return out;
+    return marked;
   };
 
-  const update: NotificationQueue['update'] = async (row, patch) => {
-    const next: RecipientRow = { ...row, ...patch, updatedAt: new Date().toISOString() };
-    const entity: Partial<RecipientEntity> & { partitionKey: string; rowKey: string } = {
-      partitionKey: partitionOf(row.notificationId),
-      rowKey: recipientRowKey(row.notificationId, row.index),
-      kind: 'recipient',
-      notificationId: next.notificationId,
-      index: next.index,
-      to: next.to,
-      state: next.state,
-      attempts: next.attempts,
-      nextAttemptAt: next.nextAttemptAt,
-      ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}),
-      leaseOwner: next.leaseOwner ?? '',
-      leaseUntil: next.leaseUntil ?? 0,
-      error: next.error ?? '',
-      messageIds: JSON.stringify(next.messageIds),
-      updatedAt: next.updatedAt,
-    };
+  // Sub-responses come in the order of the actions (Azurite names no row key in them).
+  type BatchResult = { subResponses: { etag?: string; rowKey?: string }[] };
+  const etagAt = (result: BatchResult, position: number): string => result.subResponses[position]?.etag ?? '';
+  /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
+  const withEtags = (p: PendingInsert, result: BatchResult, offset: number) => p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
+  const insertOne = async (p: PendingInsert): Promise<void> => {
     try {
-      const result = await client().updateEntity(entity, 'Replace', { etag: row.etag });
-      return { ...next, etag: result.etag ?? row.etag };
+      p.resolve(withEtags(p, await client().submitTransaction(p.actions), 0));
     } catch (error) {
-      if (isPreconditionFailed(error)) return undefined;
+      p.reject(isConflict(error) ? new NotificationExists(p.notification.id) : error);
+    }
+  };
+  const insert = createGroupCommitter<PendingInsert>({
+    partitionOf: (p) => partitionOf(p.notification.id),
+    actionsOf: (p) => p.actions.length,
+    async commit(group) {
+      if (group.length === 1) return insertOne(group[0]!);
+      try {
+        const result = await client().submitTransaction(group.flatMap((p) => p.actions));
+        let offset = 0;
+        for (const p of group) {
+          p.resolve(withEtags(p, result, offset));
+          offset += p.actions.length;
+        }
+      } catch {
+        // One bad member (a repeat id) fails the whole transaction: retry each alone so the rest
+        // land and the culprit gets its own error.
+        await Promise.all(group.map(insertOne));
+      }
+    },
+  });
+
+  const updateOne = async (row: RecipientRow): Promise<RecipientRow | undefined> => {
+    try {
+      const result = await client().updateEntity(toEntity(row), 'Replace', { etag: row.etag });
+      return { ...row, etag: result.etag ?? row.etag };
+    } catch (error) {
+      if (isPreconditionFailed(error) || isNotFound(error)) return undefined;
       throw error;
     }
   };
+  const saveOne = async (p: PendingSave) => {
+    try {
+      p.resolve(await updateOne(p.row));
+    } catch (error) {
+      p.reject(error);
+    }
+  };
+  const save = createGroupCommitter<PendingSave>({
+    partitionOf: (p) => partitionOf(p.row.notificationId),
+    actionsOf: () => 1,
+    keyOf: (p) => recipientRowKey(p.row.notificationId, p.row.index),
+    async commit(group) {
+      if (group.length === 1) return saveOne(group[0]!);
+      try {
+        const result = await client().submitTransaction(group.map((p): TransactionAction => ['update', toEntity(p.row), 'Replace', { etag: p.row.etag }]));
+        group.forEach((p, i) => {
+          const etag = etagAt(result, i);
+          p.resolve({ ...p.row, etag: etag || p.row.etag });
+        });
+      } catch {
+        // A row changed by someone else fails the whole transaction: each alone finds out which.
+        await Promise.all(group.map(saveOne));
+      }
+    },
+  });
+
+  const listIn = async <T extends object>(filter: string, select?: string[]): Promise<TableEntityResult<T>[]> => {
+    const out: TableEntityResult<T>[] = [];
+    for await (const e of client().listEntities<T>({ queryOptions: { filter, ...(select ? { select } : {}) } })) out.push(e);
+    return out;
+  };
 
   return {
-    async enqueue(notification) {
+    async enqueue(notification, options = {}) {
       await tables.ensureTables();
-      await new Promise<void>((resolve, reject) => {
-        waiting.push({ notification, actions: actionsFor(notification), resolve, reject });
-        void flush();
-      });
+      // The index row first: a crash between the two leaves an index row over nothing (harmless),
+      // never a notification nobody will find.
+      const openEtag = await ensureOpen(partitionOf(notification.id), options.owner === true);
+      const rows = rowsFor(notification, options.claim);
+      const stored = await new Promise<RecipientRow[]>((resolve, reject) => insert({ notification, rows, actions: actionsFor(notification, rows), resolve, reject }));
+      return { rows: stored, openEtag };
     },
 
     async get(id) {
       if (!isNotificationId(id)) return undefined;
       await tables.ensureTables();
-      const pk = partitionOf(id);
       let header: HeaderEntity | undefined;
       const recipients: RecipientRow[] = [];
-      const filter = odata`PartitionKey eq ${pk} and RowKey ge ${id} and RowKey lt ${`${id}~~`}`;
-      for await (const e of client().listEntities<HeaderEntity | RecipientEntity>({ queryOptions: { filter } })) {
+      const entities = await listIn<HeaderEntity | RecipientEntity>(odata`PartitionKey eq ${partitionOf(id)} and RowKey ge ${id} and RowKey lt ${`${id}~~`}`);
+      for (const e of entities) {
         if (e.kind === 'notification' && e.rowKey === id) header = e as HeaderEntity;
         else if (e.kind === 'recipient') recipients.push(toRow(e as RecipientEntity & { etag: string }));
       }
-      if (!header) return undefined;
-      return {
-        id,
-        apiKeyHash: header.apiKeyHash,
-        createdAt: header.createdAt,
-        expiresAt: header.expiresAt,
-        skipped: header.skipped,
-        waitForDelivery: header.waitForDelivery,
-        content: notificationContentSchema.parse(JSON.parse(header.content)),
-        recipients: recipients.sort((a, b) => a.index - b.index),
-      };
+      return header ? toNotification(id, header, recipients) : undefined;
     },
 
-    async due(now, limit) {
+    async header(id) {
+      if (!isNotificationId(id)) return undefined;
       await tables.ensureTables();
-      const candidates = await readRecipients(
-        odata`kind eq 'recipient' and (state eq 'queued' or state eq 'sending') and nextAttemptAt le ${now}`,
-        limit * 4,
-      );
-      return candidates
-        .filter((r) => r.state === 'queued' || (r.leaseUntil ?? 0) < now)
-        .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
-        .slice(0, limit);
+      const h = await getEntityOrUndefined<HeaderEntity>(client(), partitionOf(id), id);
+      return h && h.kind === 'notification' ? toNotification(id, h, []) : undefined;
     },
 
-    async expiring(now, limit) {
-      await tables.ensureTables();
-      return readRecipients(odata`kind eq 'recipient' and state eq 'queued' and expiresAt le ${now}`, limit);
+    save(row) {
+      return new Promise((resolve, reject) => save({ row: { ...row, updatedAt: Date.now() }, resolve, reject }));
     },
 
-    async unfinished(limit) {
-      await tables.ensureTables();
-      return readRecipients(`kind eq 'recipient' and (state eq 'queued' or state eq 'sending')`, limit);
+    update(row, patch) {
+      return updateOne({ ...row, ...patch, updatedAt: Date.now() });
     },
 
     claim(row, owner, leaseUntil) {
-      return update(row, { state: 'sending', leaseOwner: owner, leaseUntil, attempts: row.attempts + 1 });
+      return updateOne({ ...row, state: 'sending', leaseOwner: owner, leaseUntil, attempts: row.attempts + 1, updatedAt: Date.now() });
     },
-
-    update,
 
     async recipient(notificationId, index) {
       await tables.ensureTables();
@@ -360,26 +502,91 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
         const e = await client().getEntity<RecipientEntity>(partitionOf(notificationId), recipientRowKey(notificationId, index));
         return toRow(e as RecipientEntity & { etag: string });
       } catch (error) {
-        if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     },
 
-    async recent(since, limit) {
+    async openPartitions() {
       await tables.ensureTables();
-      // Partitions are creation minutes, so this is a range scan; bounded, then newest first.
-      const rows = await readRecipients(odata`PartitionKey ge ${partitionOf(newNotificationId(since))} and kind eq 'recipient'`, 5_000);
-      return rows.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, limit);
+      const rows = await listIn<object>(odata`PartitionKey eq ${OPEN_PK}`, ['RowKey']);
+      return rows.map((e) => ({ partition: e.rowKey!, etag: e.etag }));
+    },
+
+    async unfinishedIn(partition) {
+      await tables.ensureTables();
+      const entities = await listIn<HeaderEntity | RecipientEntity>(
+        odata`PartitionKey eq ${partition} and (kind eq 'notification' or state eq 'queued' or state eq 'sending')`,
+      );
+      const headers = new Map<string, HeaderEntity>();
+      const rows = new Map<string, RecipientRow[]>();
+      for (const e of entities) {
+        if (e.kind === 'notification') headers.set(e.rowKey!, e as HeaderEntity);
+        else if (e.kind === 'recipient') {
+          const row = toRow(e as RecipientEntity & { etag: string });
+          rows.set(row.notificationId, [...(rows.get(row.notificationId) ?? []), row]);
+        }
+      }
+      const out: QueuedNotification[] = [];
+      for (const [id, list] of rows) {
+        const h = headers.get(id);
+        if (h) out.push(toNotification(id, h, list));
+      }
+      return out;
+    },
+
+    markOpen(partition) {
+      markedOpen.delete(partition);
+      return markOpen(partition);
+    },
+
+    async retire(partition, etag) {
+      await tables.ensureTables();
+      markedOpen.delete(partition);
+      // History first: a crash between the two leaves the partition in both (retired again later).
+      await client().upsertEntity({ partitionKey: HISTORY_PK, rowKey: `${historyStamp(Date.now())}~${partition}`, partition }, 'Replace');
+      try {
+        await client().deleteEntity(OPEN_PK, partition, { etag });
+        return true;
+      } catch (error) {
+        if (isNotFound(error)) return true;
+        if (isPreconditionFailed(error)) return false;
+        throw error;
+      }
+    },
+
+    async retiredBefore(before, limit) {
+      await tables.ensureTables();
+      const out: RetiredPartition[] = [];
+      const iter = client().listEntities<{ partition: string }>({ queryOptions: { filter: odata`PartitionKey eq ${HISTORY_PK} and RowKey lt ${historyStamp(before)}` } });
+      for await (const e of iter) {
+        out.push({ partition: e.partition, historyKey: e.rowKey! });
+        if (out.length >= limit) break;
+      }
+      return out;
+    },
+
+    async removePartition({ partition, historyKey }) {
+      await tables.ensureTables();
+      const count = await removeWholePartition(client(), partition);
+      for (const [pk, rk] of [[OPEN_PK, partition], [HISTORY_PK, historyKey]] as const) {
+        await client()
+          .deleteEntity(pk, rk)
+          .catch((error: unknown) => {
+            if (!isNotFound(error)) throw error;
+          });
+      }
+      return count;
     },
 
     async extendExpiry(id, expiresAt) {
       if (!isNotificationId(id)) return false;
       await tables.ensureTables();
       try {
-        await client().updateEntity({ partitionKey: partitionOf(id), rowKey: id, expiresAt: expiresAt.toISOString() }, 'Merge');
+        await client().updateEntity({ partitionKey: partitionOf(id), rowKey: id, expiresAt: new Date(expiresAt).toISOString() }, 'Merge');
         return true;
       } catch (error) {
-        if ((error as { statusCode?: number }).statusCode === 404) return false;
+        if (isNotFound(error)) return false;
         throw error;
       }
     },

@@ -49,7 +49,7 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
       deps.authorize(req, method !== 'GET');
       return handler(req, res, params);
     });
-  const recipientView = (r: RecipientRow) => ({ id: r.notificationId, index: r.index, to: r.to, state: r.state, attempts: r.attempts, error: r.error, updated_at: r.updatedAt });
+  const recipientView = (r: RecipientRow) => ({ id: r.notificationId, index: r.index, to: r.to, state: r.state, attempts: r.attempts, error: r.error, updated_at: new Date(r.updatedAt).toISOString() });
 
   /** Applies `patch` to each recipient of notification `id` that `pick` selects; ETag races re-read the row (bounded). */
   const patchRecipients = async (id: string, pick: (r: RecipientRow) => boolean, patch: () => RecipientPatch) => {
@@ -66,6 +66,8 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
         row = await deps.queue.recipient(id, first.index);
       }
     }
+    // The worker owns the rows in memory: it adopts what storage now holds.
+    if (changed > 0) await deps.worker.refresh(id);
     return changed;
   };
 
@@ -124,13 +126,15 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
     sendJson(res, 200, { status: 'success', revoked: count });
   });
   route('GET', 'queue', async (_req, res) => {
-    const rows = await deps.queue.unfinished(1000);
-    const oldest = rows.reduce((min, r) => Math.min(min, Date.parse(r.updatedAt)), Number.POSITIVE_INFINITY);
+    // From the worker's memory (it owns every unfinished row while it holds the session): no table scan.
+    const snap = deps.worker.snapshot();
+    const rows = snap.unfinished;
+    const oldest = rows.reduce((min, r) => Math.min(min, r.updatedAt), Number.POSITIVE_INFINITY);
     sendJson(res, 200, {
       depth: rows.length,
       oldest_age_seconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : 0,
       recipients: rows.slice(0, 100).map(recipientView),
-      recent: (await deps.queue.recent(new Date(Date.now() - 24 * 3_600_000), 50)).map(recipientView),
+      recent: snap.recent.slice(0, 50).map(recipientView),
     });
   });
   route('POST', 'queue/:id/retry', async (_req, res, { id }) => {
@@ -138,11 +142,10 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
     const retryable = (r: RecipientRow) => r.state === 'failed' || r.state === 'expired';
     const n = id ? await deps.queue.get(id) : undefined;
     if (!id || !n) throw new HttpError(404, 'Notification not found');
-    if (n.recipients.some((r) => r.state === 'expired') || Date.parse(n.expiresAt) <= Date.now()) {
-      await deps.queue.extendExpiry(id, new Date(Date.now() + (deps.queueTtlMs ?? 24 * 3_600_000)));
+    if (n.recipients.some((r) => r.state === 'expired') || n.expiresAt <= Date.now()) {
+      await deps.queue.extendExpiry(id, Date.now() + (deps.queueTtlMs ?? 24 * 3_600_000));
     }
     const retried = await patchRecipients(id, retryable, () => ({ state: 'queued', nextAttemptAt: Date.now(), error: undefined, leaseOwner: undefined, leaseUntil: undefined }));
-    if (retried) deps.worker.kick();
     sendJson(res, 200, { status: 'success', id, retried: retried ?? 0 });
   });
   route('POST', 'queue/:id/cancel', async (_req, res, { id }) => {

@@ -1,12 +1,19 @@
 /**
- * Drains the durable queue: takes each due recipient with a lease (ETag claim), sends its parts,
- * and records the outcome, one recipient at a time with a jittered gap (pacing keeps the paired
- * number safe). Message ids are chosen at the first claim and reused on every retry, so a resend
- * after a crash carries the same ids and the recipient's device treats it as the same message.
+ * Sends what the queue holds, as the owner of it. While this sidecar holds the session lease it
+ * keeps every unfinished recipient in memory, and Table storage is the durable log behind it:
  *
- * The owner is the sidecar's stable identity, so a restarted sidecar finds the rows it was sending
- * when it died (leased by its own name before this process started) and resends them at once, with
- * their ids, instead of waiting out the lease.
+ * - on gaining the lease (or starting with it) it reads the `open` index and each listed partition
+ *   once, and resends every row found `sending` at once, whoever was sending it, under the row's
+ *   fixed message ids (message-ids.ts), so the phone shows it once;
+ * - rows it accepts itself arrive through `accepted()` (already written as `sending`: the insert is
+ *   the claim) and are never read back;
+ * - outcomes and receipts are written through (ETag-conditional, group-committed per partition);
+ *   the report to a waiting caller leaves on the server's ack, before the write;
+ * - the only periodic read is the small `open` index (one PartitionKey), to notice partitions the
+ *   function wrote while it could not reach this sidecar.
+ *
+ * With pacing off (WHATSAPP_SEND_INTERVAL_MS=0) up to `maxInFlight` recipients are sent at once;
+ * with pacing on, one at a time with a jittered gap. A recipient's parts always go in order.
  *
  * Outcomes: every part acknowledged → `sent`; not on WhatsApp or refused by the server (463, 479…)
  * → `failed` at once; offline, timeouts, dropped sockets → back to `queued` with exponential
@@ -15,7 +22,17 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
-import { laterState, type NotificationQueue, type QueuedNotification, type RecipientRow } from '../shared/notification-queue.js';
+import { messageIdFor } from '../shared/message-ids.js';
+import { resolveSelf } from '../shared/notification-model.js';
+import {
+  isFinished,
+  laterState,
+  partitionOf,
+  partitionStart,
+  type NotificationQueue,
+  type QueuedNotification,
+  type RecipientRow,
+} from '../shared/notification-queue.js';
 import { maskPhone } from '../shared/phone-number.js';
 import { backoffDelayMs } from '../shared/backoff.js';
 import { messageParts, type MessagePart } from './message-parts.js';
@@ -29,14 +46,26 @@ export interface DeliveryReport {
   error?: string;
 }
 
+export interface QueueSnapshot {
+  /** Unfinished recipients, oldest notification first. */
+  unfinished: RecipientRow[];
+  /** Recently finished recipients, newest first. */
+  recent: RecipientRow[];
+  /** Creation time (epoch ms) of the oldest notification with unfinished recipients. */
+  oldestCreatedAt: number | undefined;
+}
+
 export interface DeliveryWorker {
-  /** Asks for a pass soon (new work was queued, or the session opened). */
+  /** Asks for a pass soon. */
   kick(): void;
-  /**
-   * Hands over a notification just queued: it is cached (no re-read of what was just written) and,
-   * while WhatsApp is open, its recipients are taken by point reads instead of a scan of the queue.
-   */
-  remember(notification: QueuedNotification, recipientCount: number): void;
+  /** A notification the accept path just wrote (`rows` as stored, with ETags; `openEtag` of its index row). */
+  accepted(notification: QueuedNotification, openEtag: string): void;
+  /** Someone else (the admin API) changed this notification's rows: adopt what storage now holds. */
+  refresh(id: string): Promise<void>;
+  /** Whether this sidecar owns the queue now (holds the session lease). */
+  owns(): boolean;
+  /** What this sidecar holds in memory (empty while it does not hold the session lease). */
+  snapshot(): QueueSnapshot;
   onReport(listener: (report: DeliveryReport) => void): () => void;
   start(): void;
   stop(): Promise<void>;
@@ -50,78 +79,230 @@ export interface DeliveryWorkerDeps {
   log: Logger;
   owner: string;
   sendIntervalMs: number;
+  /** Recipients in flight at once when pacing is off (default 16). */
+  maxInFlight?: number;
   leaseMs?: number;
+  /** How often the `open` index is read for partitions other writers added (default 10 s). */
   pollMs?: number;
   random?: () => number;
   /** Where attachment bytes live; removed once every recipient of a notification is finished. */
   attachments?: { remove(notificationId: string): Promise<void> };
-  /** How often queued rows are checked for expiry (default 60 s). */
+  /** How often unfinished rows are checked for expiry, in memory (default 60 s). */
   expirySweepMs?: number;
   /** Optional gate (global send budget): resolves when one more send may go out. */
   beforeSend?: () => Promise<void>;
+  /** The session lease: rows are owned (loaded, sent, swept) only while it is held. Without it: always. */
+  lease?: { held(): boolean; onChange(listener: (held: boolean) => void): () => void };
+  /** A finished partition leaves the `open` index this long after its minute ended (clock skew between writers). */
+  retireAfterMs?: number;
+  /**
+   * How long a row's write waits for more changes to the same row (a delivery receipt right after
+   * the ack) and for other rows of its partition (group commit). The report does not wait for it.
+   * Default 100 ms.
+   */
+  writeLingerMs?: number;
+  /** Receipts (delivered, read) are written together this often: one transaction per partition (default 1 s). */
+  receiptFlushMs?: number;
+  /** Removes old history; called once per `historySweepMs` while owning. */
+  historySweep?: () => Promise<void>;
+  historySweepMs?: number;
 }
 
 type Outcome = { kind: 'sent' } | { kind: 'failed'; error: string } | { kind: 'retry'; error: string };
+
+interface Tracked {
+  n: QueuedNotification;
+  parts: MessagePart[];
+  /** Entries of this notification still unfinished (or whose final write is pending). */
+  live: number;
+}
+
+/** A row this process writes through: its state in memory, and the write in progress. */
+interface Persisted {
+  row: RecipientRow;
+  writing?: Promise<void>;
+  dirty: boolean;
+}
+
+interface Entry extends Persisted {
+  t: Tracked;
+  where: 'ready' | 'later' | 'flight' | 'done';
+}
+
+const RECENT_LIMIT = 200;
+const RECEIPT_LIMIT = 20_000;
+const keyOf = (r: { notificationId: string; index: number }) => `${r.notificationId}~${r.index}`;
 
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const { queue, session, clock, log } = deps;
   const random = deps.random ?? Math.random;
   const leaseMs = deps.leaseMs ?? 120_000;
-  const pollMs = deps.pollMs ?? 5_000;
+  const pollMs = deps.pollMs ?? 10_000;
+  const expirySweepMs = deps.expirySweepMs ?? 60_000;
+  const retireAfterMs = deps.retireAfterMs ?? 120_000;
+  const historySweepMs = deps.historySweepMs ?? 600_000;
+  const writeLingerMs = deps.writeLingerMs ?? 100;
+  const receiptFlushMs = deps.receiptFlushMs ?? 1_000;
+  /** Rows a receipt changed, written at the next receipt flush. */
+  const receiptsDue = new Set<Persisted>();
+  let lastReceiptFlush = 0;
+  const window = deps.sendIntervalMs > 0 ? 1 : Math.max(1, deps.maxInFlight ?? 16);
   const events = new EventEmitter();
   events.setMaxListeners(1000);
-  const notifications = new Map<string, QueuedNotification>();
-  const sentIds = new Map<string, { notificationId: string; index: number }>();
+
+  const entries = new Map<string, Entry>();
+  const notifications = new Map<string, Tracked>();
+  /** Time partitions known to hold (or to have held) unfinished work, with the `open` row's ETag as last seen. */
+  const partitions = new Map<string, { etag: string | undefined }>();
+  const ready: Entry[] = [];
+  let later: Entry[] = [];
+  /** Message id → finished row, for receipts (bounded, oldest out). */
+  const byMessageId = new Map<string, Persisted>();
+  const recent: RecipientRow[] = [];
   let running = false;
-  let wake: (() => void) | undefined;
-  let kicked = false;
-  let loop: Promise<void> | undefined;
+  let owning = false;
+  let loaded = false;
+  let inFlight = 0;
   let lastSendAt = 0;
-  let reconciled = false;
-
-  // Notifications handed over by remember(), in arrival order; scans of the queue table are for
-  // everything else (retries, rows the function wrote while the sidecar was away, restarts).
-  const fresh: { id: string; count: number }[] = [];
-  let scanNeeded = true;
-
-  const kick = () => {
-    kicked = true;
-    scanNeeded = true;
-    wake?.();
-  };
-
-  const processFresh = async ({ id, count }: { id: string; count: number }) => {
-    for (let index = 0; index < count; index++) {
-      if (!running || !session.isOpen()) return;
-      const row = await queue.recipient(id, index);
-      if (row && row.state === 'queued' && row.nextAttemptAt <= clock.now()) await processRow(row);
-    }
-  };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
-
-  const notificationFor = async (id: string): Promise<QueuedNotification | undefined> => {
-    let n = notifications.get(id);
-    if (!n) {
-      n = await queue.get(id);
-      if (n) {
-        notifications.set(id, n);
-        if (notifications.size > 1000) notifications.delete(notifications.keys().next().value!);
-      }
-    }
-    return n;
-  };
+  let lastPoll = 0;
+  let lastExpirySweep = 0;
+  let lastHistorySweep = 0;
+  let polling: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const runs = new Set<Promise<void>>();
 
   const report = (r: DeliveryReport) => events.emit('report', r);
+  const resolvedTo = (to: string) => resolveSelf(to, session.selfJid());
+
+  const rememberRecent = (row: RecipientRow) => {
+    recent.unshift(row);
+    if (recent.length > RECENT_LIMIT) recent.pop();
+  };
+
+  const track = (n: QueuedNotification): Tracked => {
+    let t = notifications.get(n.id);
+    if (!t) {
+      t = { n, parts: messageParts(n.content), live: 0 };
+      notifications.set(n.id, t);
+    } else t.n = { ...t.n, expiresAt: n.expiresAt };
+    return t;
+  };
+
+  const schedule = (e: Entry) => {
+    if (e.where === 'ready' || e.where === 'flight') return;
+    if (e.row.nextAttemptAt <= clock.now() || e.row.state === 'sending') {
+      e.where = 'ready';
+      ready.push(e);
+    } else {
+      e.where = 'later';
+      later.push(e);
+    }
+  };
+
+  const markPartition = (partition: string, etag: string | undefined) => {
+    const p = partitions.get(partition);
+    if (!p) partitions.set(partition, { etag });
+    else if (etag !== undefined) p.etag = etag;
+  };
+
+  /** Takes rows read from storage into memory; `force`: storage wins over what memory holds (admin changes). */
+  const adopt = (n: QueuedNotification, force: boolean) => {
+    const unfinished = n.recipients.filter((r) => !isFinished(r.state));
+    if (unfinished.length === 0 && !force) return;
+    const t = track(n);
+    for (const row of n.recipients) {
+      const key = keyOf(row);
+      const e = entries.get(key);
+      if (e) {
+        if (!force || e.where === 'flight' || e.writing) continue;
+        e.row = row;
+        if (isFinished(row.state)) finishEntry(e);
+        else if (e.where !== 'ready') {
+          later = later.filter((x) => x !== e);
+          e.where = 'done';
+          schedule(e);
+        }
+        continue;
+      }
+      if (isFinished(row.state)) continue;
+      const fresh: Entry = { row, t, dirty: false, where: 'done' };
+      entries.set(key, fresh);
+      t.live++;
+      schedule(fresh);
+    }
+    if (t.live === 0) notifications.delete(n.id);
+    if (unfinished.length > 0) markPartition(partitionOf(n.id), undefined);
+  };
+
+  /** The entry is final in memory and its write has landed: it leaves the unfinished set. */
+  const finishEntry = (e: Entry) => {
+    if (!entries.delete(keyOf(e.row))) return;
+    e.where = 'done';
+    rememberRecent(e.row);
+    e.t.live--;
+    if (e.t.live <= 0) {
+      notifications.delete(e.t.n.id);
+      const { image, document } = e.t.n.content;
+      if (deps.attachments && (image || document)) {
+        deps.attachments.remove(e.t.n.id).catch((error: unknown) => log.warn({ err: error }, 'could not remove finished attachments'));
+      }
+    }
+  };
+
+  /**
+   * Writes the row as memory holds it; a change made while a write is in flight goes in the next
+   * one. Storage trouble is ridden out (bounded): past that the row stays as storage last had it
+   * and the next owner resends it under the same ids.
+   */
+  const persist = (p: Persisted, onConflict: (stored: RecipientRow | undefined) => void): Promise<void> => {
+    if (p.writing) {
+      p.dirty = true;
+      return p.writing;
+    }
+    p.writing = (async () => {
+      try {
+        if (writeLingerMs > 0 && running) await new Promise((r) => setTimeout(r, writeLingerMs));
+        do {
+          p.dirty = false;
+          let saved: RecipientRow | undefined;
+          for (let attempt = 1; ; attempt++) {
+            try {
+              saved = await queue.save(p.row);
+              break;
+            } catch (error) {
+              if (attempt >= 30 || !running) throw error;
+              log.warn({ err: (error as Error).message, id: p.row.notificationId }, 'could not record a send outcome; retrying');
+              await new Promise((r) => setTimeout(r, 1_000));
+            }
+          }
+          if (!saved) {
+            // Someone else (the admin API, another sidecar) changed the row: theirs stands.
+            p.dirty = false;
+            onConflict(await queue.recipient(p.row.notificationId, p.row.index).catch(() => undefined));
+            return;
+          }
+          p.row = { ...p.row, etag: saved.etag, updatedAt: saved.updatedAt };
+        } while (p.dirty);
+      } finally {
+        p.writing = undefined;
+      }
+    })().catch((error: unknown) => log.error({ err: error, id: p.row.notificationId }, 'gave up recording a send outcome'));
+    return p.writing;
+  };
+
+  const persistEntry = (e: Entry): Promise<void> =>
+    persist(e, (stored) => {
+      if (stored && !isFinished(stored.state)) {
+        e.row = stored;
+        e.where = 'done';
+        schedule(e);
+      } else {
+        if (stored) e.row = stored;
+        finishEntry(e);
+      }
+    }).then(() => {
+      if (isFinished(e.row.state) && !e.writing) finishEntry(e);
+    });
 
   const pace = async () => {
     if (deps.sendIntervalMs <= 0) return;
@@ -130,187 +311,250 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   };
 
-  const deliver = async (row: RecipientRow, n: QueuedNotification, parts: MessagePart[]): Promise<{ outcome: Outcome; to: string }> => {
-    const to = row.to === 'self' ? session.selfJid() : row.to;
-    if (!to) return { outcome: { kind: 'retry', error: 'paired number not known yet' }, to: row.to };
+  const deliver = async (e: Entry, to: string): Promise<Outcome> => {
+    const { row, t } = e;
+    if (to === 'self') return { kind: 'retry', error: 'paired number not known yet' };
     if (row.to !== 'self') {
       const exists = await session.exists(to);
-      if (exists === false) return { outcome: { kind: 'failed', error: 'not on WhatsApp' }, to };
-      if (exists === undefined) return { outcome: { kind: 'retry', error: 'could not check the number' }, to };
+      if (exists === false) return { kind: 'failed', error: 'not on WhatsApp' };
+      if (exists === undefined) return { kind: 'retry', error: 'could not check the number' };
     }
-    for (const [i, part] of parts.entries()) {
-      const messageId = row.messageIds[i]!;
+    for (const [i, part] of t.parts.entries()) {
+      // Rows written before ids were derived carry their own.
+      const messageId = row.messageIds.length === t.parts.length ? row.messageIds[i]! : messageIdFor(t.n.id, row.index, i);
       let content;
       try {
-        content = await deps.content.build(n, part);
+        content = await deps.content.build(t.n, part);
       } catch (error) {
-        return { outcome: { kind: 'failed', error: `attachment unavailable: ${(error as Error).message}` }, to };
+        return { kind: 'failed', error: `attachment unavailable: ${(error as Error).message}` };
       }
       await deps.beforeSend?.();
+      byMessageId.delete(messageId);
+      byMessageId.set(messageId, e);
+      if (byMessageId.size > RECEIPT_LIMIT) byMessageId.delete(byMessageId.keys().next().value!);
       const ack = await session.send(to, content, messageId);
       lastSendAt = clock.now();
       if (!ack.ok) {
         // A refusal from the server is final; anything else (socket gone, no ack) is worth a retry.
-        return { outcome: ack.code ? { kind: 'failed', error: ack.error } : { kind: 'retry', error: ack.error }, to };
+        return ack.code ? { kind: 'failed', error: ack.error } : { kind: 'retry', error: ack.error };
       }
-      sentIds.set(messageId, { notificationId: n.id, index: row.index });
-      if (sentIds.size > 20_000) sentIds.delete(sentIds.keys().next().value!);
     }
-    return { outcome: { kind: 'sent' }, to };
+    return { kind: 'sent' };
   };
 
-  /** The cached copy may predate an admin retry that extended the expiry: re-read before expiring. */
-  const stillExpired = async (n: QueuedNotification, now: number): Promise<QueuedNotification | undefined> => {
-    if (Date.parse(n.expiresAt) > now) return undefined;
-    const fresh = await queue.get(n.id);
-    if (fresh) notifications.set(n.id, fresh);
-    return !fresh || Date.parse(fresh.expiresAt) <= now ? n : undefined;
+  const expire = (e: Entry) => {
+    e.row = { ...e.row, state: 'expired', error: 'expired before it could be sent', leaseOwner: undefined, leaseUntil: undefined };
+    report({ notificationId: e.t.n.id, to: resolvedTo(e.row.to), outcome: 'failed', error: 'expired' });
+    void persistEntry(e);
   };
 
-  const processRow = async (candidate: RecipientRow): Promise<void> => {
-    let n = await notificationFor(candidate.notificationId);
-    if (!n) return;
-    const now = clock.now();
-    if (await stillExpired(n, now)) {
-      const expired = await queue.update(candidate, { state: 'expired', error: 'expired before it could be sent', leaseOwner: undefined, leaseUntil: undefined });
-      if (expired) report({ notificationId: n.id, to: candidate.to === 'self' ? (session.selfJid() ?? 'self') : candidate.to, outcome: 'failed', error: 'expired' });
+  const runEntry = async (e: Entry): Promise<void> => {
+    const n = e.t.n;
+    if (n.expiresAt <= clock.now()) return expire(e);
+    await pace();
+    const to = resolvedTo(e.row.to);
+    let outcome: Outcome;
+    try {
+      outcome = await deliver(e, to);
+    } catch (error) {
+      // The send budget closed (stopping): nothing went out; the row stays as stored.
+      log.info({ err: (error as Error).message, id: n.id }, 'send not made');
+      e.where = 'done';
+      if (running) schedule(e);
       return;
     }
-    n = notifications.get(n.id) ?? n;
-    const parts = messageParts(n.content);
-    const messageIds = candidate.messageIds.length === parts.length ? candidate.messageIds : parts.map(() => session.newMessageId());
-    const claimed = await queue.update(candidate, {
-      state: 'sending',
-      leaseOwner: deps.owner,
-      leaseUntil: now + leaseMs,
-      attempts: candidate.attempts + 1,
-      messageIds,
-    });
-    if (!claimed) return; // another sender took it
-    await pace();
-    const { outcome, to } = await deliver(claimed, n, parts);
-    const base = { to: claimed.to === 'self' && to !== 'self' ? to : claimed.to, leaseOwner: undefined, leaseUntil: undefined };
+    const base = { to: e.row.to === 'self' && to !== 'self' ? to : e.row.to, attempts: e.row.attempts + 1, leaseOwner: undefined, leaseUntil: undefined };
     if (outcome.kind === 'sent') {
-      await record(claimed, { ...base, state: 'sent', error: undefined });
+      e.row = { ...e.row, ...base, state: laterState(e.row.state === 'sending' ? 'queued' : e.row.state, 'sent'), error: undefined };
       log.info({ id: n.id, to: maskPhone(to) }, 'sent');
       report({ notificationId: n.id, to, outcome: 'sent' });
     } else if (outcome.kind === 'failed') {
-      await record(claimed, { ...base, state: 'failed', error: outcome.error });
+      e.row = { ...e.row, ...base, state: 'failed', error: outcome.error };
       log.warn({ id: n.id, to: maskPhone(to), error: outcome.error }, 'failed');
       report({ notificationId: n.id, to, outcome: 'failed', error: outcome.error });
     } else {
-      const delay = backoffDelayMs(claimed.attempts - 1, random, 2_000, 300_000);
-      await record(claimed, { ...base, state: 'queued', error: outcome.error, nextAttemptAt: clock.now() + delay });
+      const delay = backoffDelayMs(base.attempts - 1, random, 2_000, 300_000);
+      e.row = { ...e.row, ...base, state: 'queued', error: outcome.error, nextAttemptAt: clock.now() + delay };
       log.info({ id: n.id, to: maskPhone(to), error: outcome.error, retryInMs: delay }, 'will retry');
-      return;
+      e.where = 'done';
+      schedule(e);
     }
-    await releaseAttachmentsIfFinished(n).catch((e: unknown) => log.warn({ err: e }, 'could not remove finished attachments'));
+    await persistEntry(e);
   };
 
-  // What was sent must be recorded, or it is sent again: ride out a short storage outage (bounded;
-  // past that the row stays leased by our name and the next start resends it under the same ids).
-  const record = async (row: RecipientRow, patch: Parameters<NotificationQueue['update']>[1]) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await queue.update(row, patch);
-      } catch (error) {
-        if (attempt >= 30 || !running) throw error;
-        log.warn({ err: (error as Error).message, id: row.notificationId }, 'could not record a send outcome; retrying');
-        await new Promise((r) => setTimeout(r, 1_000));
+  const pump = () => {
+    while (running && owning && session.isOpen() && inFlight < window && ready.length > 0) {
+      const e = ready.shift()!;
+      if (e.where !== 'ready' || !entries.has(keyOf(e.row))) continue;
+      e.where = 'flight';
+      inFlight++;
+      const run = runEntry(e)
+        .catch((error: unknown) => log.error({ err: error, id: e.row.notificationId }, 'delivery failed; will try again'))
+        .finally(() => {
+          inFlight--;
+          if (e.where === 'flight') e.where = 'done';
+          runs.delete(run);
+          pump();
+        });
+      runs.add(run);
+    }
+  };
+
+  const loadPartition = async (partition: string) => {
+    for (const n of await queue.unfinishedIn(partition)) adopt(n, false);
+  };
+
+  /** Reads the `open` index; loads every partition it has not seen, or that changed since. */
+  const poll = async (full: boolean) => {
+    const open = await queue.openPartitions();
+    const listed = new Set(open.map((o) => o.partition));
+    for (const { partition, etag } of open) {
+      const known = partitions.get(partition);
+      if (!full && known && known.etag === etag) continue;
+      await loadPartition(partition);
+      partitions.set(partition, { etag });
+    }
+    // Retire partitions with nothing unfinished once no writer can still be writing there.
+    const live = new Set([...entries.values()].map((e) => partitionOf(e.row.notificationId)));
+    for (const [partition, known] of partitions) {
+      if (live.has(partition)) continue;
+      if (!listed.has(partition)) {
+        partitions.delete(partition);
+        continue;
       }
+      if (partitionStart(partition) + 60_000 + retireAfterMs > clock.now() || known.etag === undefined) continue;
+      if (await queue.retire(partition, known.etag)) partitions.delete(partition);
+      else known.etag = undefined; // someone wrote there: read it again next time
     }
   };
 
-  /**
-   * Rows in `sending` when the session opens: due now, not at row-lease expiry, whoever leased them.
-   * Only the session-lease holder is open, and nothing of ours is mid-send at this point, so they
-   * belong to a previous process or a sidecar that lost the session (same ids, shown once).
-   */
-  const reconcileOwn = async () => {
-    const mine = (await queue.unfinished(10_000)).filter((r) => r.state === 'sending');
-    if (mine.length > 0) log.info({ count: mine.length }, 'resending what this sidecar was sending when it stopped');
-    for (const row of mine.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)) {
-      if (!running || !session.isOpen()) return false;
-      await processRow(row);
-    }
-    return true;
-  };
-
-  const releaseAttachmentsIfFinished = async (n: QueuedNotification) => {
-    if (!deps.attachments || (!n.content.image && !n.content.document)) return;
-    const fresh = await queue.get(n.id);
-    if (fresh && fresh.recipients.every((r) => r.state !== 'queued' && r.state !== 'sending')) {
-      await deps.attachments.remove(n.id);
-      notifications.delete(n.id);
+  const sweepExpired = () => {
+    const now = clock.now();
+    for (const e of [...entries.values()]) {
+      if (e.where === 'flight' || e.writing || isFinished(e.row.state)) continue;
+      if (e.t.n.expiresAt > now) continue;
+      later = later.filter((x) => x !== e);
+      e.where = 'done';
+      expire(e);
     }
   };
 
-  // Rows carry their notification's expiry, so finding candidates is one filtered query; processRow
-  // re-reads the header (an admin retry may have extended it) before expiring anything.
-  const expireStale = async () => {
-    for (const row of await queue.expiring(clock.now(), 500)) {
-      const n = await notificationFor(row.notificationId);
-      if (n && (await stillExpired(n, clock.now()))) await processRow(row);
-    }
-  };
-
-  const onReceipt = async (messageId: string, status: ReceiptStatus) => {
-    const ref = sentIds.get(messageId);
-    if (!ref) return;
-    const row = await queue.recipient(ref.notificationId, ref.index);
-    if (!row || row.state === 'failed' || row.state === 'expired') return;
-    const next = laterState(row.state, status);
-    if (next !== row.state) await queue.update(row, { state: next });
-  };
-
-  const run = async () => {
-    let lastSweep = 0;
-    while (running) {
-      kicked = false;
-      try {
-        if (clock.now() - lastSweep > (deps.expirySweepMs ?? 60_000)) {
-          lastSweep = clock.now();
-          await expireStale();
-        }
-        if (session.isOpen() && !reconciled) reconciled = await reconcileOwn();
-        if (session.isOpen() && fresh.length > 0) {
-          await processFresh(fresh.shift()!);
-          continue;
-        }
-        if (session.isOpen() && scanNeeded) {
-          scanNeeded = false;
-          const due = await queue.due(clock.now(), 50);
-          for (const row of due) {
-            if (!running || !session.isOpen()) break;
-            await processRow(row);
+  const tick = async () => {
+    if (!running) return;
+    const now = clock.now();
+    if (owning && (!loaded || now - lastPoll >= pollMs) && !polling) {
+      lastPoll = now;
+      const full = !loaded;
+      polling = poll(full)
+        .then(() => {
+          if (full) {
+            loaded = true;
+            const resending = [...entries.values()].filter((e) => e.row.state === 'sending').length;
+            if (resending > 0) log.info({ count: resending }, 'resending what was being sent when the session changed hands');
           }
-          if (due.length > 0) {
-            scanNeeded = true;
-            continue;
-          }
+        })
+        .catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not read the queue index; will try again'))
+        .finally(() => {
+          polling = undefined;
+          pump();
+        });
+    }
+    if (owning && loaded && now - lastExpirySweep >= expirySweepMs) {
+      lastExpirySweep = now;
+      sweepExpired();
+    }
+    if (owning && deps.historySweep && now - lastHistorySweep >= historySweepMs) {
+      lastHistorySweep = now;
+      deps.historySweep().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'history sweep failed; will try again'));
+    }
+    if (receiptsDue.size > 0 && now - lastReceiptFlush >= receiptFlushMs) {
+      lastReceiptFlush = now;
+      void flushReceipts();
+    }
+    if (later.length > 0) {
+      const due = later.filter((e) => e.row.nextAttemptAt <= now);
+      if (due.length > 0) {
+        later = later.filter((e) => e.row.nextAttemptAt > now);
+        for (const e of due) {
+          e.where = 'done';
+          schedule(e);
         }
-      } catch (error) {
-        log.error({ err: error }, 'delivery pass failed; will try again');
-        await sleep(1_000);
-      }
-      if (!kicked) {
-        if (running) await sleep(pollMs);
-        scanNeeded = true; // retries come due and other writers (the function, offline) add rows
       }
     }
+    pump();
+  };
+
+  const startTimer = () => {
+    const every = Math.max(50, Math.min(1_000, pollMs, expirySweepMs, receiptFlushMs));
+    timer = setInterval(() => void tick(), every);
+    timer.unref();
+  };
+
+  const onReceipt = (messageId: string, status: ReceiptStatus) => {
+    const p = byMessageId.get(messageId);
+    if (!p || p.row.state === 'failed' || p.row.state === 'expired') return;
+    const next = laterState(p.row.state, status);
+    if (next === p.row.state) return;
+    p.row = { ...p.row, state: next };
+    // Riding on a write already under way, or with the other receipts at the next flush.
+    if (p.writing) p.dirty = true;
+    else receiptsDue.add(p);
+  };
+
+  const flushReceipts = () => {
+    const due = [...receiptsDue];
+    receiptsDue.clear();
+    return Promise.all(
+      due.map((p) =>
+        persist(p, (stored) => {
+          if (stored) p.row = stored;
+        }),
+      ),
+    );
+  };
+
+  const becomeOwner = (held: boolean) => {
+    if (held === owning) return;
+    owning = held;
+    loaded = false;
+    if (!held) {
+      // Another sidecar owns the rows now; what memory holds is no longer the truth.
+      entries.clear();
+      notifications.clear();
+      partitions.clear();
+      ready.length = 0;
+      later = [];
+    }
+    void tick();
   };
 
   let offReceipt: (() => void) | undefined;
   let offStatus: (() => void) | undefined;
+  let offLease: (() => void) | undefined;
   return {
-    kick,
-    remember(n, recipientCount) {
-      notifications.set(n.id, n);
-      if (notifications.size > 1000) notifications.delete(notifications.keys().next().value!);
-      // Offline, the scan after reconnecting finds them; a bounded list keeps a flood from growing memory.
-      if (session.isOpen() && fresh.length < 10_000) fresh.push({ id: n.id, count: recipientCount });
-      kicked = true;
-      wake?.();
+    kick: () => void tick(),
+    accepted(n, openEtag) {
+      if (!owning) return;
+      adopt(n, false);
+      const partition = partitionOf(n.id);
+      const known = partitions.get(partition);
+      if (known && known.etag === undefined && openEtag) known.etag = openEtag;
+      pump();
+    },
+    async refresh(id) {
+      if (!owning) return;
+      const n = await queue.get(id);
+      if (!n) return;
+      adopt(n, true);
+      if (n.recipients.some((r) => !isFinished(r.state))) partitions.set(partitionOf(id), { etag: await queue.markOpen(partitionOf(id)) });
+      pump();
+    },
+    owns: () => owning,
+    snapshot() {
+      const unfinished = [...entries.values()].map((e) => e.row).sort((a, b) => a.notificationId.localeCompare(b.notificationId) || a.index - b.index);
+      let oldest: number | undefined;
+      for (const t of notifications.values()) if (t.live > 0 && (oldest === undefined || t.n.createdAt < oldest)) oldest = t.n.createdAt;
+      return { unfinished, recent: [...recent], oldestCreatedAt: oldest };
     },
     onReport(listener) {
       events.on('report', listener);
@@ -319,22 +563,24 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     start() {
       if (running) return;
       running = true;
-      offReceipt = session.onReceipt((id, status) => {
-        onReceipt(id, status).catch((e: unknown) => log.warn({ err: e }, 'could not record a receipt'));
-      });
+      offReceipt = session.onReceipt(onReceipt);
       offStatus = session.onStatus((s) => {
-        if (s.state !== 'open') return;
-        reconciled = false; // (re)gained the session: take over what any sidecar left in `sending`
-        kick();
+        if (s.state === 'open') pump();
       });
-      loop = run();
+      offLease = deps.lease?.onChange(becomeOwner);
+      startTimer();
+      becomeOwner(deps.lease ? deps.lease.held() : true);
     },
     async stop() {
       running = false;
       offReceipt?.();
       offStatus?.();
-      wake?.();
-      await loop;
+      offLease?.();
+      if (timer) clearInterval(timer);
+      await Promise.allSettled([...runs]);
+      await polling;
+      await flushReceipts();
+      await Promise.allSettled([...entries.values(), ...byMessageId.values()].map((p) => p.writing));
     },
   };
 }

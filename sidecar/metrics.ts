@@ -15,15 +15,12 @@ import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
-import type { NotificationQueue } from '../shared/notification-queue.js';
 import type { DeliveryWorker } from './delivery-worker.js';
 import { describeDisconnect } from './disconnect-policy.js';
 import type { HttpRouter } from './http-router.js';
 import type { WhatsAppSession } from './whatsapp-session.js';
 
 export const METRICS_PATH = '/metrics';
-/** Unfinished recipients read per scrape for queue depth; past it the depth reads as this number. */
-export const QUEUE_SCAN_LIMIT = 10_000;
 
 export interface SidecarMetrics {
   registry: Registry;
@@ -36,13 +33,14 @@ export interface SidecarMetrics {
   stop(): void;
 }
 
-export function createSidecarMetrics(deps: { queue: NotificationQueue; clock: Clock; log: Logger; defaultMetrics?: boolean }): SidecarMetrics {
-  const { queue, clock, log } = deps;
+export function createSidecarMetrics(deps: { clock: Clock; log: Logger; defaultMetrics?: boolean }): SidecarMetrics {
+  const { clock, log } = deps;
   const registry = new Registry();
   if (deps.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'wa_notify_sidecar_' });
   const unsubscribe: (() => void)[] = [];
   let sockets: { clientCount(): number } | undefined;
   let session: WhatsAppSession | undefined;
+  let worker: DeliveryWorker | undefined;
 
   const sends = new Counter({
     name: 'wa_notify_sends_total',
@@ -67,52 +65,33 @@ export function createSidecarMetrics(deps: { queue: NotificationQueue; clock: Cl
     registers: [registry],
   });
 
-  const queueErrors = new Counter({
+  // Kept for dashboards that chart it: the queue gauges no longer read storage, so it stays 0.
+  new Counter({
     name: 'wa_notify_queue_read_errors_total',
     help: 'Scrapes whose queue read failed (the queue gauges then keep their last value)',
     registers: [registry],
   });
-  let lastQueueRead: { depth: number; oldestAgeSeconds: number } = { depth: 0, oldestAgeSeconds: 0 };
-  let queueRead: Promise<void> | undefined;
-  // One storage read feeds both queue gauges; concurrent collects share it.
-  const readQueue = () =>
-    (queueRead ??= (async () => {
-      try {
-        const rows = await queue.unfinished(QUEUE_SCAN_LIMIT);
-        let oldestAgeSeconds = 0;
-        // Ids start with their creation minute, so the smallest id is (within a minute) the oldest;
-        // its header has the exact creation time.
-        const oldestId = rows.reduce<string | undefined>((min, r) => (min === undefined || r.notificationId < min ? r.notificationId : min), undefined);
-        if (oldestId !== undefined) {
-          const n = await queue.get(oldestId);
-          if (n) oldestAgeSeconds = Math.max(0, (clock.now() - Date.parse(n.createdAt)) / 1000);
-        }
-        lastQueueRead = { depth: rows.length, oldestAgeSeconds };
-      } catch (error) {
-        // Keep the last values: readiness reports storage trouble, a scrape should still answer.
-        queueErrors.inc();
-        log.warn({ err: (error as Error).message }, 'metrics: could not read the queue');
-      } finally {
-        queueRead = undefined;
-      }
-    })());
+  // The worker holds every unfinished recipient in memory: a scrape reads no storage.
+  const queueNow = () => {
+    const snap = worker?.snapshot();
+    const oldest = snap?.oldestCreatedAt;
+    return { depth: snap?.unfinished.length ?? 0, oldestAgeSeconds: oldest === undefined ? 0 : Math.max(0, (clock.now() - oldest) / 1000) };
+  };
 
   new Gauge({
     name: 'wa_notify_queue_depth',
-    help: `Recipients queued or being sent (reads at most ${QUEUE_SCAN_LIMIT})`,
+    help: 'Recipients queued or being sent (held in memory by the sidecar that holds the session)',
     registers: [registry],
-    async collect() {
-      await readQueue();
-      this.set(lastQueueRead.depth);
+    collect() {
+      this.set(queueNow().depth);
     },
   });
   new Gauge({
     name: 'wa_notify_queue_oldest_age_seconds',
     help: 'Age of the oldest notification with a recipient still queued or being sent (0 when none)',
     registers: [registry],
-    async collect() {
-      await readQueue();
-      this.set(lastQueueRead.oldestAgeSeconds);
+    collect() {
+      this.set(queueNow().oldestAgeSeconds);
     },
   });
   new Gauge({
@@ -149,6 +128,7 @@ export function createSidecarMetrics(deps: { queue: NotificationQueue; clock: Cl
     watch(parts) {
       sockets = parts.sockets;
       session = parts.session;
+      worker = parts.worker;
       unsubscribe.push(
         parts.worker.onReport((report) => {
           sends.inc({ outcome: report.outcome === 'failed' && report.error === 'expired' ? 'expired' : report.outcome });

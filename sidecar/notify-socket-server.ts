@@ -11,7 +11,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock } from '../shared/clock.js';
 import { bearerToken, secretsEqual } from '../shared/constant-time.js';
 import type { Logger } from '../shared/logger.js';
-import { NotificationExists, isFinished, recipientAddress, type NotificationQueue } from '../shared/notification-queue.js';
+import { NotificationExists, isFinished, type Inserted, type NotificationQueue } from '../shared/notification-queue.js';
+import { recipientAddress, resolveSelf, storedNotification } from '../shared/notification-model.js';
 import type { RateLimiter } from '../shared/rate-limiter.js';
 import {
   CLOSE_CODES,
@@ -46,6 +47,9 @@ export interface NotifySocketServerDeps {
   clock: Clock;
   log: Logger;
   queueTtlMs: number;
+  /** This sidecar's identity and lease length, for rows inserted already claimed. */
+  owner: string;
+  leaseMs: number;
   attachments: AttachmentStore;
   caps: { image: number; document: number };
   maxInFlight?: number;
@@ -130,18 +134,13 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
         return reject(503, 'Attachment upload failed; nothing was queued, retry later');
       }
     }
-    const createdAt = new Date(n.createdAt);
-    const expiresAt = new Date(createdAt.getTime() + deps.queueTtlMs);
+    const stored = storedNotification(n, deps.queueTtlMs);
+    let inserted: Inserted | undefined;
     try {
-      await queue.enqueue({
-        id: n.id,
-        apiKeyHash: n.apiKeyHash,
-        createdAt,
-        expiresAt,
-        skipped: n.skipped,
-        waitForDelivery: n.waitForDelivery,
-        recipients: n.recipients,
-        content: n.content,
+      // While WhatsApp is open the rows are written already leased to this sidecar: the insert is the claim.
+      inserted = await queue.enqueue(stored, {
+        ...(open ? { claim: { owner: deps.owner, leaseUntil: deps.clock.now() + deps.leaseMs } } : {}),
+        owner: worker.owns(),
       });
     } catch (error) {
       if (!(error instanceof NotificationExists)) {
@@ -150,28 +149,22 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
       }
     }
     const self = session.selfJid();
-    const recipients = n.recipients.map((r) => (r.kind === 'self' ? (self ?? 'self') : recipientAddress(r)));
+    const recipients = n.recipients.map((r) => resolveSelf(recipientAddress(r), self));
     if (n.waitForDelivery && open) {
       addWatcher(n.id, { ws, requestId: m.requestId, expected: new Set(recipients), seen: new Set() });
     }
     write(ws, { v: PROTOCOL_VERSION, type: 'accepted', requestId: m.requestId, id: n.id, queued: recipients.length, deferred: !open, recipients });
-    worker.remember({
-      id: n.id,
-      apiKeyHash: n.apiKeyHash,
-      createdAt: n.createdAt,
-      expiresAt: expiresAt.toISOString(),
-      skipped: n.skipped,
-      waitForDelivery: n.waitForDelivery,
-      content: n.content,
-      recipients: [],
-    }, n.recipients.length);
+    if (inserted) {
+      const { recipients: _wire, ...header } = stored;
+      worker.accepted({ ...header, recipientCount: inserted.rows.length, recipients: inserted.rows }, inserted.openEtag);
+    }
   };
 
   const handleWatch = async (ws: WebSocket, m: Extract<ClientMessage, { type: 'watch' }>) => {
     const n = await queue.get(m.id);
     if (!n) return;
     const self = session.selfJid();
-    const addressOf = (to: string) => (to === 'self' ? (self ?? 'self') : to);
+    const addressOf = (to: string) => resolveSelf(to, self);
     const w: Watcher = { ws, requestId: m.requestId, expected: new Set(n.recipients.map((r) => addressOf(r.to))), seen: new Set() };
     addWatcher(n.id, w);
     for (const r of n.recipients) {

@@ -1,17 +1,19 @@
 /**
- * Recently sent messages by id, for Baileys' `getMessage`: when a recipient's device cannot decrypt
- * a message it asks for a retry, and without the original the recipient sees "Waiting for this
- * message". Bounded (oldest out first) so memory stays flat under load.
+ * Sent messages by id, for Baileys' `getMessage`: when a recipient's device cannot decrypt a
+ * message it asks for a retry, and without the original the recipient sees "Waiting for this
+ * message". Recent ones are answered from memory (bounded, oldest out first, so memory stays flat
+ * under load); older ones, and every one after a restart, from the queue through `lookup`.
  */
 import type { proto } from '@whiskeysockets/baileys';
 
 export interface SentMessageStore {
   remember(id: string, message: proto.IMessage): void;
-  get(id: string): proto.IMessage | undefined;
+  get(id: string): Promise<proto.IMessage | undefined>;
   size(): number;
 }
 
-export function createSentMessageStore(limit = 5_000): SentMessageStore {
+export function createSentMessageStore(options: { limit?: number; lookup?: (id: string) => Promise<proto.IMessage | undefined> } = {}): SentMessageStore {
+  const limit = options.limit ?? 5_000;
   const messages = new Map<string, proto.IMessage>();
   return {
     remember(id, message) {
@@ -19,7 +21,9 @@ export function createSentMessageStore(limit = 5_000): SentMessageStore {
       messages.set(id, message);
       if (messages.size > limit) messages.delete(messages.keys().next().value!);
     },
-    get: (id) => messages.get(id),
+    async get(id) {
+      return messages.get(id) ?? (await options.lookup?.(id));
+    },
     size: () => messages.size,
   };
 }

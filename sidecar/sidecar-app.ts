@@ -10,6 +10,7 @@ import { requireSetting, type Config } from '../shared/config.js';
 import { createLinkedUserStore } from '../shared/linked-users.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { createNotificationQueue, newNotificationId } from '../shared/notification-queue.js';
+import { storedNotification } from '../shared/notification-model.js';
 import { createRateLimiter } from '../shared/rate-limiter.js';
 import { createTableStore } from '../shared/table-store.js';
 import { PROTOCOL_VERSION } from '../shared/sidecar-protocol.js';
@@ -27,6 +28,8 @@ import { createNotifySocketServer } from './notify-socket-server.js';
 import { createPartContentBuilder } from './part-content.js';
 import { createSendBudget } from './send-budget.js';
 import { createSentMessageStore } from './sent-message-store.js';
+import { createQueuedMessageLookup } from './queued-message-lookup.js';
+import { createHistorySweeper } from './history-sweeper.js';
 import { createSessionCipher } from './session-cipher.js';
 import { loadTableAuthState } from './table-auth-state.js';
 import { createSessionLease } from './session-lease.js';
@@ -54,22 +57,23 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   assertAdminPasswordSafe(config);
 
   const auth = await loadTableAuthState(tables, cipher);
+  const queue = createNotificationQueue(tables);
   const lease = createSessionLease({ tables, owner: config.sidecarId, clock, log, leaseMs: config.sessionLeaseMs });
   const session = createWhatsAppSession({
     auth,
     lease,
     reloadAuth: () => auth.reload(),
     fetchVersion: () => fetchWaWebVersion(config.whatsappVersionUrl),
-    sentMessages: createSentMessageStore(),
+    sentMessages: createSentMessageStore({ lookup: createQueuedMessageLookup({ queue, log }) }),
     log,
     baileysLog,
     wsUrl: config.whatsappWsUrl,
     printQr: options.printQr,
   });
-  const queue = createNotificationQueue(tables);
   const attachments = createAttachmentStore(tables);
   const sendBudget = createSendBudget({ limits: config.sendBudget, clock, log });
-  const metrics = createSidecarMetrics({ queue, clock, log });
+  const metrics = createSidecarMetrics({ clock, log });
+  const QUEUE_LEASE_MS = 120_000;
   const worker = createDeliveryWorker({
     queue,
     session: metrics.timeAcks(session), // observes ack latency; the worker sees the same interface
@@ -82,6 +86,12 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     // Expiry is checked often enough to be timely for short TTLs, at most once a minute.
     expirySweepMs: Math.min(60_000, Math.max(1_000, config.queueTtlMs / 4)),
     beforeSend: () => sendBudget.acquire(),
+    leaseMs: QUEUE_LEASE_MS,
+    lease, // the session lease is the one that matters: its holder owns every unfinished row
+    // A finished partition leaves the open index 2 min after its minute (writers' clock skew), sooner with a short history.
+    retireAfterMs: Math.min(120_000, config.historyMs),
+    historySweep: createHistorySweeper({ queue, tables, clock, log, historyMs: config.historyMs }),
+    historySweepMs: Math.min(600_000, Math.max(1_000, config.historyMs / 4)),
   });
   const notifySockets = createNotifySocketServer({
     token,
@@ -92,6 +102,8 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     clock,
     log,
     queueTtlMs: config.queueTtlMs,
+    owner: config.sidecarId,
+    leaseMs: QUEUE_LEASE_MS,
     attachments,
     caps: { image: config.maxImageBytes, document: config.maxDocumentBytes },
     role: {
@@ -117,19 +129,15 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     queueTtlMs: config.queueTtlMs,
     phoneRules: { defaultCountry: config.defaultCountry },
     sendTestMessage: async () => {
-      const now = new Date(clock.now());
+      const now = clock.now();
       const id = newNotificationId(now);
-      await queue.enqueue({
-        id,
-        apiKeyHash: 'admin',
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + config.queueTtlMs),
-        skipped: 0,
-        waitForDelivery: false,
-        recipients: [{ kind: 'self' }],
-        content: { message: 'wa-notify test message: the sidecar can send.' },
-      });
-      worker.kick();
+      const stored = storedNotification(
+        { id, apiKeyHash: 'admin', createdAt: new Date(now).toISOString(), skipped: 0, waitForDelivery: false, recipients: [{ kind: 'self' }], content: { message: 'wa-notify test message: the sidecar can send.' } },
+        config.queueTtlMs,
+      );
+      const inserted = await queue.enqueue(stored, { owner: worker.owns() });
+      const { recipients: _wire, ...header } = stored;
+      worker.accepted({ ...header, recipientCount: inserted.rows.length, recipients: inserted.rows }, inserted.openEtag);
       return id;
     },
   };

@@ -34,12 +34,12 @@ test('linked users round-trip names with characters row keys forbid', async () =
 
 test('the queue writes notifications atomically, groups concurrent writes, and refuses a repeat id', async () => {
   const queue = createNotificationQueue(createTableStore(azurite.connectionString));
-  const now = new Date();
+  const now = Date.now();
   const make = () => ({
     id: newNotificationId(now),
     apiKeyHash: 'h',
     createdAt: now,
-    expiresAt: new Date(now.getTime() + 60_000),
+    expiresAt: now + 60_000,
     skipped: 0,
     waitForDelivery: false,
     recipients: [{ kind: 'phone' as const, phone: '15550002222' }, { kind: 'self' as const }],
@@ -62,10 +62,10 @@ test('the queue writes notifications atomically, groups concurrent writes, and r
 
 test('a claim is exclusive: the second claimer of the same row version loses', async () => {
   const queue = createNotificationQueue(createTableStore(azurite.connectionString));
-  const now = new Date();
+  const now = Date.now();
   const id = newNotificationId(now);
   await queue.enqueue({
-    id, apiKeyHash: 'h', createdAt: now, expiresAt: new Date(now.getTime() + 1000), skipped: 0, waitForDelivery: false,
+    id, apiKeyHash: 'h', createdAt: now, expiresAt: now + 1000, skipped: 0, waitForDelivery: false,
     recipients: [{ kind: 'phone', phone: '15550003333' }], content: { message: 'x' },
   });
   const [row] = (await queue.get(id))!.recipients;
@@ -73,6 +73,24 @@ test('a claim is exclusive: the second claimer of the same row version loses', a
   const b = await queue.claim(row!, 'b', Date.now() + 10_000);
   expect(a?.state).toBe('sending');
   expect(b).toBeUndefined();
-  const due = await queue.due(Date.now(), 100);
-  expect(due.find((r) => r.notificationId === id)).toBeUndefined();
+  expect((await queue.get(id))!.recipients.map((r) => [r.state, r.leaseOwner])).toEqual([['sending', 'a']]);
+});
+
+test('saves of many rows of one partition share a transaction and come back with fresh ETags', async () => {
+  const queue = createNotificationQueue(createTableStore(azurite.connectionString));
+  const now = Date.now();
+  const id = newNotificationId(now);
+  const inserted = await queue.enqueue(
+    { id, apiKeyHash: 'h', createdAt: now, expiresAt: now + 60_000, skipped: 0, waitForDelivery: false, recipients: [{ kind: 'phone', phone: '15550004444' }, { kind: 'phone', phone: '15550005555' }], content: { message: 'x' } },
+    { claim: { owner: 'me', leaseUntil: now + 60_000 } },
+  );
+  expect(inserted.rows.map((r) => r.state)).toEqual(['sending', 'sending']);
+  expect(inserted.rows.every((r) => r.etag !== '')).toBe(true);
+  const saved = await Promise.all(inserted.rows.map((r) => queue.save({ ...r, state: 'sent', leaseOwner: undefined })));
+  expect(saved.every((r) => r !== undefined && r.etag !== inserted.rows[0]!.etag)).toBe(true);
+  // The ETags returned are the stored ones: a second save with them succeeds, a stale one loses.
+  expect(await queue.save({ ...saved[0]!, state: 'delivered' })).toBeDefined();
+  expect(await queue.save({ ...saved[0]!, state: 'read' })).toBeUndefined();
+  expect((await queue.get(id))!.recipients.map((r) => r.state)).toEqual(['delivered', 'sent']);
+  expect((await queue.openPartitions()).map((p) => p.partition)).toContain(id.slice(0, 13));
 });

@@ -48,6 +48,7 @@ export async function startPairedStack(options: {
   pair?: boolean;
   persistentAzurite?: boolean;
   sidecarEnv?: Parameters<typeof startStack>[0]['sidecarEnv'];
+  storageVia?: (azuritePort: number) => Promise<number>;
 }): Promise<PairedStack> {
   const peer = await startWhatsAppPeer(options.peerOptions);
   const childEnv = peer.childEnv();
@@ -56,6 +57,7 @@ export async function startPairedStack(options: {
     env: { ...childEnv, WHATSAPP_WS_URL: peer.url, ...options.env },
     persistentAzurite: options.persistentAzurite,
     ...(options.sidecarEnv ? { sidecarEnv: options.sidecarEnv } : {}),
+    storageVia: options.storageVia,
   });
   if (options.pair !== false) await pairWithPeer(stack, peer);
   return {

@@ -73,15 +73,18 @@ export async function startStack(options: {
   persistentAzurite?: boolean;
   /** Settings for the sidecar process only (e.g. its own storage path through a proxy). */
   sidecarEnv?: (azurite: AzuriteHandle) => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
+  /** Puts something (e.g. a request-counting proxy) between the services and Azurite; returns its port. */
+  storageVia?: (azuritePort: number) => Promise<number>;
 }): Promise<Stack> {
   const azurite = await startAzurite({ persistent: options.persistentAzurite });
+  const storagePort = options.storageVia ? await options.storageVia(azurite.port) : azurite.port;
   const sidecarPort = await freePort();
   const adminPassword = 'test-admin-password-0123456789';
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    AZURITE_TABLE_PORT: String(azurite.port),
-    WHATSAPP_TABLES_CONNECTION: azuriteConnectionString(azurite.port),
+    AZURITE_TABLE_PORT: String(storagePort),
+    WHATSAPP_TABLES_CONNECTION: azuriteConnectionString(storagePort),
     WHATSAPP_SIDECAR_PORT: String(sidecarPort),
     WHATSAPP_SIDECAR_URL: `ws://127.0.0.1:${sidecarPort}/ws`,
     WHATSAPP_SIDECAR_TOKEN: 'test-sidecar-token-abcdefghijklmnop',
