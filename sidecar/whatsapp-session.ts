@@ -9,7 +9,6 @@ import {
   fetchLatestWaWebVersion,
   generateMessageIDV2,
   jidNormalizedUser,
-  makeCacheableSignalKeyStore,
   makeWASocket,
   type AnyMessageContent,
   type ConnectionState,
@@ -19,6 +18,7 @@ import {
 import type { Logger } from '../shared/logger.js';
 import { createAckWaiter, type AckOutcome } from './ack-waiter.js';
 import { backoffDelayMs, describeDisconnect, disconnectAction } from './disconnect-policy.js';
+import type { ExistsCache } from './whatsapp-exists-cache.js';
 import type { SentMessageStore } from './sent-message-store.js';
 import type { TableAuthState } from './table-auth-state.js';
 
@@ -72,6 +72,8 @@ export interface WhatsAppSessionDeps {
   lease?: { held(): boolean; holder(): string | undefined; onChange(listener: (held: boolean) => void): () => void };
   /** Re-reads the stored creds: another sidecar may have changed them while we waited for the lease. */
   reloadAuth?: () => Promise<void>;
+  /** Remembered onWhatsApp answers (whatsapp-exists-cache.ts); without it every check asks WhatsApp. */
+  existsCache?: ExistsCache;
 }
 
 const WHATSAPP_STATUS = { DELIVERY_ACK: 3, READ: 4, PLAYED: 5 } as const;
@@ -221,7 +223,9 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     const mine = ++generation;
     const paired = auth.isPaired();
     const s = makeSocket({
-      auth: { creds: auth.state.creds, keys: makeCacheableSignalKeyStore(auth.state.keys, deps.baileysLog) },
+      // The key store already answers from memory (table-auth-state.ts): Baileys' own cache in
+      // front of it would only hold the same objects twice.
+      auth: { creds: auth.state.creds, keys: auth.state.keys },
       logger: deps.baileysLog,
       browser: Browsers.ubuntu('wa-notify'),
       ...(deps.wsUrl ? { waWebSocketUrl: deps.wsUrl } : {}),
@@ -349,11 +353,15 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     },
     newMessageId: () => generateMessageIDV2(sock?.user?.id),
     async exists(jid) {
+      const known = deps.existsCache?.get(jid);
+      if (known !== undefined) return known;
       const s = sock;
       if (!s) return undefined;
       try {
         const [result] = (await s.onWhatsApp(jid)) ?? [];
-        return Boolean(result?.exists);
+        const exists = Boolean(result?.exists);
+        deps.existsCache?.remember(jid, exists);
+        return exists;
       } catch (error) {
         log.warn({ err: (error as Error).message }, 'onWhatsApp check failed');
         return undefined;
