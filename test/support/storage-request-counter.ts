@@ -16,6 +16,8 @@ export interface CountedRequest {
   partition?: string;
   /** The request with ids and times folded, to group requests by shape. */
   shape: string;
+  /** Milliseconds from the request's arrival to the end of Azurite's answer (set once answered). */
+  ms?: number;
 }
 
 export interface StorageRequestCounter {
@@ -27,6 +29,8 @@ export interface StorageRequestCounter {
   byKind(where?: (r: CountedRequest) => boolean): Record<RequestKind, number>;
   /** Requests grouped by `kind table shape`, most frequent first. */
   byShape(): [string, number][];
+  /** Total milliseconds Azurite spent answering the requests since the last reset (answered ones). */
+  storageMs(): number;
   close(): Promise<void>;
 }
 
@@ -81,13 +85,16 @@ export async function startStorageRequestCounter(upstreamPort: number): Promise<
   const agent = new http.Agent({ keepAlive: true });
   const proxy = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
+    const t0 = performance.now();
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const rawUrl = req.url ?? '/';
-      requests.push(classifyRequest(req.method ?? 'GET', rawUrl, rawUrl.includes('$batch') ? body.toString('utf8') : undefined));
+      const counted = classifyRequest(req.method ?? 'GET', rawUrl, rawUrl.includes('$batch') ? body.toString('utf8') : undefined);
+      requests.push(counted);
       const up = http.request({ host: '127.0.0.1', port: upstreamPort, path: rawUrl, method: req.method, headers: req.headers, agent }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
+        r.on('end', () => (counted.ms = performance.now() - t0));
         r.pipe(res);
       });
       up.on('error', () => res.destroy());
@@ -114,6 +121,7 @@ export async function startStorageRequestCounter(upstreamPort: number): Promise<
       for (const r of requests) shapes.set(r.shape, (shapes.get(r.shape) ?? 0) + 1);
       return [...shapes].sort((a, b) => b[1] - a[1]);
     },
+    storageMs: () => requests.reduce((sum, r) => sum + (r.ms ?? 0), 0),
     async close() {
       proxy.closeAllConnections();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
