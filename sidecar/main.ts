@@ -2,7 +2,6 @@
  * The sidecar process: `node dist/sidecar/main.js`. Long-running, on an always-on host; owns the
  * WhatsApp session. Prints the pairing QR in the terminal as well as on the admin page.
  */
-import qrcode from 'qrcode-terminal';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { startSidecar } from './sidecar-app.js';
@@ -21,7 +20,11 @@ console.error = (...args: unknown[]) => consoleLog.error(consoleText(args));
 const app = await startSidecar({
   config,
   log,
-  printQr: (qr) => qrcode.generate(qr, { small: true }, (art: string) => process.stderr.write(`Scan with WhatsApp → Linked devices:\n${art}\n`)),
+  // Loaded only while pairing: a paired sidecar, restarted, never prints a QR.
+  printQr: (qr) =>
+    void import('qrcode-terminal').then(({ default: qrcode }) =>
+      qrcode.generate(qr, { small: true }, (art: string) => process.stderr.write(`Scan with WhatsApp → Linked devices:\n${art}\n`)),
+    ),
 });
 
 let stopping = false;
