@@ -179,6 +179,8 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
         return data;
       },
       async set(data) {
+        // Loaded first (once per lease), so memory is the whole partition plus what we wrote since.
+        await ensureLoaded();
         const upserts: TransactionAction[] = [];
         const deletes: string[] = [];
         for (const type of Object.keys(data) as (keyof SignalDataTypeMap)[]) {
