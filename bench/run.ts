@@ -29,6 +29,9 @@ const MESSAGE = 'Order placed: BUY RELIANCE x 10 @ MARKET';
 /** Upper bound on the soak's wait for its backlog (the actual bound is sized from the drain rate). */
 const MEMORY_WAIT_CAP_MS = Number(process.env.BENCH_MEMORY_WAIT_MS ?? 300_000);
 const DRAIN_WAIT_MS = 90_000;
+// The loopback peer runs in this process, and its Signal library prints whole sessions with
+// console.info on every new session: keep the bench's own output (console.log) readable.
+console.info = console.debug = () => undefined;
 const figures: Figure[] = [];
 const notes: string[] = [];
 const started = Date.now();
