@@ -25,6 +25,8 @@ export interface BenchStack {
   notifyUrl: string;
   apiKey: string;
   attachmentRoot: string;
+  /** Asks the sidecar for a full garbage collection (bench/gc-on-signal.mjs) and waits a moment. */
+  gcSidecar(): Promise<void>;
   /** CPU seconds used so far by each process of the stack (this one hosts the peer). */
   cpu(): Record<'sidecar' | 'functions' | 'azurite' | 'peer', number>;
   admin(method: string, route: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
@@ -73,7 +75,8 @@ export async function startBenchStack(name: string, options: { env?: NodeJS.Proc
   const { key: apiKey } = await createApiKeyStore(tables, env.WHATSAPP_API_KEY_PEPPER!).create('bench');
 
   const sidecarEnv = { ...env, ...peer.childEnv(), WHATSAPP_WS_URL: peer.url };
-  const sidecar = startChild(`${name}.sidecar`, [...nodeFlags('sidecar'), 'dist/sidecar/main.js'], sidecarEnv, { quiet: true });
+  const gcFlags = ['--expose-gc', '--import', './bench/gc-on-signal.mjs'];
+  const sidecar = startChild(`${name}.sidecar`, [...nodeFlags('sidecar'), ...gcFlags, 'dist/sidecar/main.js'], sidecarEnv, { quiet: true });
   const functions = startChild(`${name}.functions`, [...nodeFlags('functions'), 'dist/functions/local-host.js'], env, { quiet: true });
   const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
   const notifyUrl = `http://127.0.0.1:${functionsPort}/api/v1/whatsapp/notify`;
@@ -128,6 +131,10 @@ export async function startBenchStack(name: string, options: { env?: NodeJS.Proc
     azurite,
     peer,
     cpu,
+    async gcSidecar() {
+      process.kill(sidecar.pid, 'SIGUSR2');
+      await sleep(1_000);
+    },
     sidecar,
     functions,
     sidecarUrl,

@@ -1,49 +1,29 @@
 /**
- * Diagnostic (not part of `npm run bench`): how many Azure Table requests each notification costs
- * on each path, counted by a pass-through HTTP proxy between the services and Azurite. Machine
- * independent, so it explains the latency and drain figures. Run: `npx tsx bench/storage-requests.ts`
- * (after `npm run build`).
+ * Quick diagnostic: how many Azure Table requests each notification costs on each path, counted
+ * by the classifying proxy (test/support/storage-request-counter.ts) between the services and
+ * Azurite. `npm run bench` reports the same per path (bench/storage-bench.ts); this runs in
+ * seconds. Run: `npx tsx bench/storage-requests.ts` (after `npm run build`).
  */
-import http from 'node:http';
-import { freePort } from '../test/support/free-port.js';
+import { startStorageRequestCounter, type StorageRequestCounter } from '../test/support/storage-request-counter.js';
 import { startBenchStack } from './bench-stack.js';
 import { until } from './stats.js';
 
-const counts = new Map<string, number>();
-let upstream = 0;
-const agent = new http.Agent({ keepAlive: true });
-const proxy = http.createServer((req, res) => {
-  const url = new URL(req.url ?? '/', 'http://proxy');
-  const filter = url.searchParams.get('$filter');
-  const table = url.pathname.replace(/^\/devstoreaccount1\//, '').replace(/\(.*\)$/, '(…)');
-  // ids and times vary per request: fold them so requests group by shape
-  const shape = filter?.replace(/q\d{12}(-[0-9a-f]{16})?/g, '<id>').replace(/\b\d{10,}L?\b/g, '<n>');
-  const kind = `${req.method} ${table}${shape ? ` $filter=${shape.slice(0, 90)}` : ''}`;
-  counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  const up = http.request({ host: '127.0.0.1', port: upstream, path: req.url, method: req.method, headers: req.headers, agent }, (r) => {
-    res.writeHead(r.statusCode ?? 502, r.headers);
-    r.pipe(res);
-  });
-  up.on('error', () => res.destroy());
-  req.pipe(up);
-});
-const port = await freePort();
-await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', () => resolve()));
+let counter: StorageRequestCounter | undefined;
 const stack = await startBenchStack('storage-requests', {
   storageVia: async (azuritePort) => {
-    upstream = azuritePort;
-    return port;
+    counter = await startStorageRequestCounter(azuritePort);
+    return counter.port;
   },
 });
 const contact = stack.peer.addContact('919876543210');
 
 const phase = async (name: string, n: number, run: () => Promise<void>) => {
   await new Promise((r) => setTimeout(r, 500)); // let the previous phase's receipts land
-  counts.clear();
+  counter!.reset();
   const t = performance.now();
   await run();
   console.log(`\n${name}: ${n} notifications, ${((performance.now() - t) / n).toFixed(1)} ms each; Azure Table requests per notification:`);
-  for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${(v / n).toFixed(2).padStart(7)}  ${k}`);
+  for (const [k, v] of counter!.byShape()) console.log(`${(v / n).toFixed(2).padStart(7)}  ${k}`);
 };
 const sequential = (n: number, body: (i: number) => Record<string, unknown>) => async () => {
   for (let i = 0; i < n; i++) await stack.notify(body(i));
@@ -62,6 +42,6 @@ try {
   });
 } finally {
   await stack.dispose();
-  proxy.close();
+  await counter?.close();
 }
 process.exit(0);

@@ -121,6 +121,9 @@ const envSchema = z.object({
   // resumes its own unfinished sends at once. Must differ between sidecars running side by side.
   WHATSAPP_SIDECAR_ID: optionalText,
   WHATSAPP_SESSION_LEASE: duration(30_000),
+  // How long an onWhatsApp answer is trusted: a number that has WhatsApp, one that has not; 0 = ask every time.
+  WHATSAPP_EXISTS_CACHE_TTL: duration(86_400_000),
+  WHATSAPP_MISSING_CACHE_TTL: duration(3_600_000),
   WHATSAPP_WEB_VERSION_URL: z.string().url().default('https://web.whatsapp.com/sw.js'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -156,6 +159,9 @@ export interface Config {
   /** WHATSAPP_SIDECAR_ID, default the host name. */
   sidecarId: string;
   sessionLeaseMs: number;
+  /** WHATSAPP_EXISTS_CACHE_TTL / WHATSAPP_MISSING_CACHE_TTL: how long onWhatsApp answers are remembered. */
+  existsCacheTtlMs: number;
+  missingCacheTtlMs: number;
   /** Where the current WhatsApp Web version is read after a 405 (WHATSAPP_WEB_VERSION_URL). */
   whatsappVersionUrl: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -208,6 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     whatsappWsUrl: e.WHATSAPP_WS_URL,
     sidecarId: e.WHATSAPP_SIDECAR_ID ?? os.hostname(),
     sessionLeaseMs: e.WHATSAPP_SESSION_LEASE,
+    existsCacheTtlMs: e.WHATSAPP_EXISTS_CACHE_TTL,
+    missingCacheTtlMs: e.WHATSAPP_MISSING_CACHE_TTL,
     whatsappVersionUrl: e.WHATSAPP_WEB_VERSION_URL,
     logLevel: e.LOG_LEVEL,
   };

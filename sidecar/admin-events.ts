@@ -5,7 +5,6 @@
  * of polling; EventSource reconnects by itself after a drop.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import QRCode from 'qrcode';
 import type { Logger } from '../shared/logger.js';
 import { HttpError } from './http-error.js';
 import type { SessionStatus, WhatsAppSession } from './whatsapp-session.js';
@@ -27,8 +26,12 @@ export interface AdminEvents {
 
 export type StatusEvent = SessionStatus & { qr_image?: string };
 
-/** The pairing QR as an SVG (what WhatsApp → Linked devices scans). */
-export function renderQrSvg(qr: string): Promise<string> {
+/**
+ * The pairing QR as an SVG (what WhatsApp → Linked devices scans). The QR library is loaded on
+ * first use: a paired sidecar, restarted, never needs it (bench 4: idle memory).
+ */
+export async function renderQrSvg(qr: string): Promise<string> {
+  const { default: QRCode } = await import('qrcode');
   return QRCode.toString(qr, { type: 'svg', errorCorrectionLevel: 'L', margin: 2 });
 }
 

@@ -2,7 +2,6 @@
  * The sidecar process: `node dist/sidecar/main.js`. Long-running, on an always-on host; owns the
  * WhatsApp session. Prints the pairing QR in the terminal as well as on the admin page.
  */
-import QRCode from 'qrcode';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { startSidecar } from './sidecar-app.js';
@@ -21,11 +20,12 @@ console.error = (...args: unknown[]) => consoleLog.error(consoleText(args));
 const app = await startSidecar({
   config,
   log,
-  printQr: (qr) => {
-    QRCode.toString(qr, { type: 'terminal', small: true })
+  // Loaded only while pairing: a paired sidecar, restarted, never prints a QR.
+  printQr: (qr) =>
+    void import('qrcode')
+      .then(({ default: QRCode }) => QRCode.toString(qr, { type: 'terminal', small: true }))
       .then((art) => process.stderr.write(`Scan with WhatsApp → Linked devices:\n${art}\n`))
-      .catch((error: unknown) => log.warn({ err: error }, 'could not print the pairing QR'));
-  },
+      .catch((error: unknown) => log.warn({ err: error }, 'could not print the pairing QR')),
 });
 
 let stopping = false;

@@ -34,6 +34,7 @@ import { createSessionCipher } from './session-cipher.js';
 import { loadTableAuthState } from './table-auth-state.js';
 import { createSessionLease } from './session-lease.js';
 import { abortHandshake } from './upgrade-refusal.js';
+import { createExistsCache } from './whatsapp-exists-cache.js';
 import { createWhatsAppSession, fetchWaWebVersion, type WhatsAppSession } from './whatsapp-session.js';
 
 export interface SidecarApp {
@@ -56,13 +57,14 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   const token = requireSetting(config, 'sidecarToken', 'WHATSAPP_SIDECAR_TOKEN');
   assertAdminPasswordSafe(config);
 
-  const auth = await loadTableAuthState(tables, cipher);
+  const auth = await loadTableAuthState(tables, cipher, { log });
   const queue = createNotificationQueue(tables);
   const lease = createSessionLease({ tables, owner: config.sidecarId, clock, log, leaseMs: config.sessionLeaseMs });
   const session = createWhatsAppSession({
     auth,
     lease,
     reloadAuth: () => auth.reload(),
+    existsCache: createExistsCache({ clock, existsTtlMs: config.existsCacheTtlMs, missingTtlMs: config.missingCacheTtlMs }),
     fetchVersion: () => fetchWaWebVersion(config.whatsappVersionUrl),
     sentMessages: createSentMessageStore({ lookup: createQueuedMessageLookup({ queue, log }) }),
     log,

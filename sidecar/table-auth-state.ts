@@ -2,48 +2,152 @@
  * Baileys' auth state (creds and Signal keys) kept in the `WhatsappSession` table instead of files,
  * so the host is disposable: a restart or a redeploy keeps the pairing. Values are serialised with
  * Baileys' BufferJSON, encrypted (session-cipher.ts), and chunked past 64 KiB; row keys are keyed
- * hashes of the key ids, since those ids name the contacts. One `keys.set` call is
- * written as entity-group transactions (one partition), not a round trip per key.
+ * hashes of the key ids, since those ids name the contacts.
+ *
+ * The process holding the session lease is the only writer, so it owns the state: the `keys`
+ * partition is read once (one paged, partition-bounded query) the first time keys are needed, and
+ * whenever the lease is regained after another holder (reload()). From then on get() answers from
+ * memory and set() writes through (one `keys.set` call = entity-group transactions in one
+ * partition). Creds are written on every change and never read back.
  */
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type AuthenticationState, type SignalDataTypeMap } from '@whiskeysockets/baileys';
-import type { TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { LRUCache } from 'lru-cache';
 import { fromChunkProperties, toChunkProperties } from '../shared/chunked-binary.js';
+import type { Logger } from '../shared/logger.js';
 import { getEntityOrUndefined, type TableStore } from '../shared/table-store.js';
 import type { SessionCipher } from './session-cipher.js';
 
 const CREDS_PK = 'creds';
 const KEYS_PK = 'keys';
+/** What a known-absent key costs in the cache (only kept once some keys were evicted). */
+const TOMBSTONE_BYTES = 64;
+
+/**
+ * Default bound on key bytes held (sealed size, close to the JSON size). A paired session holds
+ * about 850 rows (812 one-time pre-keys Baileys uploads at pairing, the signed pre-key, sessions,
+ * sender keys, LID mappings) of ~0.1–2 KiB each: well under 1 MiB. The bound only matters for an
+ * account with thousands of contacts; past it the least recently used keys are dropped from memory
+ * (not from storage) and read back when asked for.
+ */
+export const DEFAULT_MAX_KEY_BYTES = 8 * 1024 * 1024;
+
+export interface TableAuthStateOptions {
+  maxKeyBytes?: number;
+  log?: Logger;
+}
+
+export interface KeyMemoryStats {
+  /** Key rows held in memory (tombstones included once incomplete). */
+  rows: number;
+  /** Their sealed size in bytes. */
+  bytes: number;
+  /** True while every stored key is in memory, so a miss is an answer and storage is not asked. */
+  complete: boolean;
+  /** How many times the `keys` partition was listed (once per lease taken). */
+  loads: number;
+}
 
 export interface TableAuthState {
   state: AuthenticationState;
   saveCreds(): Promise<void>;
   /** Whether the stored creds belong to a paired (registered) device. */
   isPaired(): boolean;
-  /** Re-reads the creds and forgets cached misses (another sidecar may have written meanwhile). */
+  /** Re-reads the creds and every key (another sidecar may have written while it held the lease). */
   reload(): Promise<void>;
   /** Deletes every creds and key row (logout), and starts over with fresh creds in memory. */
   wipe(): Promise<void>;
+  keyStats(): KeyMemoryStats;
 }
 
-export async function loadTableAuthState(tables: TableStore, cipher: SessionCipher): Promise<TableAuthState> {
+interface Slot {
+  /** undefined: known absent (a tombstone). */
+  value: unknown;
+  bytes: number;
+}
+
+export async function loadTableAuthState(tables: TableStore, cipher: SessionCipher, options: TableAuthStateOptions = {}): Promise<TableAuthState> {
   await tables.ensureTables();
   const client = tables.client('session');
 
-  const read = async (pk: string, rk: string): Promise<unknown> => {
-    const entity = await getEntityOrUndefined<Record<string, unknown>>(client, pk, rk);
-    if (!entity) return undefined;
-    const plain = cipher.decrypt(fromChunkProperties(entity), `${pk}/${rk}`);
+  const open = (pk: string, rk: string, sealed: Uint8Array): unknown => {
+    const plain = cipher.decrypt(sealed, `${pk}/${rk}`);
     return JSON.parse(Buffer.from(plain).toString('utf8'), BufferJSON.reviver);
   };
-  const sealed = (pk: string, rk: string, value: unknown) =>
-    toChunkProperties(cipher.encrypt(Buffer.from(JSON.stringify(value, BufferJSON.replacer)), `${pk}/${rk}`));
+  const seal = (pk: string, rk: string, value: unknown): Uint8Array => cipher.encrypt(Buffer.from(JSON.stringify(value, BufferJSON.replacer)), `${pk}/${rk}`);
+  // Key rows name their type only inside the sealed value's row key, so the type is restored on read.
+  const revive = (type: keyof SignalDataTypeMap, value: unknown): unknown =>
+    type === 'app-state-sync-key' && value ? proto.Message.AppStateSyncKeyData.fromObject(value as object) : value;
 
-  const readCreds = async () => ((await read(CREDS_PK, CREDS_PK)) as AuthenticationCreds | undefined) ?? initAuthCreds();
+  const readCreds = async (): Promise<AuthenticationCreds> => {
+    const entity = await getEntityOrUndefined<Record<string, unknown>>(client, CREDS_PK, CREDS_PK);
+    return entity ? (open(CREDS_PK, CREDS_PK, fromChunkProperties(entity)) as AuthenticationCreds) : initAuthCreds();
+  };
   let creds: AuthenticationCreds = await readCreds();
-  // Baileys asks for keys that do not exist on every send (tctoken, …), and its cache keeps only hits.
-  // Remember misses: with the session lease this process is the only writer, so a miss stays a miss
-  // until this process writes the key (reload() forgets them after another holder had the lease).
-  const absent = new Set<string>();
+
+  // Keys by row key. Values are the decoded objects Baileys reads and writes; their size is
+  // counted as the sealed bytes stored for them.
+  let complete = false;
+  let evicted = false;
+  let loads = 0;
+  const cache = new LRUCache<string, Slot>({
+    maxSize: options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES,
+    sizeCalculation: (slot) => Math.max(1, slot.bytes),
+    dispose: (_slot, _key, reason) => {
+      // A key dropped for room makes a miss ambiguous: from then on misses ask storage.
+      if (reason === 'evict') {
+        evicted = true;
+        complete = false;
+      }
+    },
+  });
+  let loading: Promise<void> | undefined;
+  /** Row keys set() wrote while a load was listing the partition: the listing may be older. */
+  let writtenDuringLoad: Set<string> | undefined;
+
+  const listPartition = (pk: string) => client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } });
+
+  let generation = 0;
+  const loadKeys = async (): Promise<void> => {
+    const mine = ++generation; // a reload() during a load supersedes it
+    const written = new Set<string>();
+    writtenDuringLoad = written;
+    cache.clear();
+    complete = false;
+    evicted = false;
+    loads++;
+    try {
+      // The SDK follows continuation tokens: one query, paged 1,000 rows at a time.
+      for await (const entity of listPartition(KEYS_PK)) {
+        if (mine !== generation) return;
+        const rowKey = entity.rowKey!;
+        if (written.has(rowKey)) continue;
+        const sealed = fromChunkProperties(entity);
+        cache.set(rowKey, { value: open(KEYS_PK, rowKey, sealed), bytes: sealed.byteLength });
+      }
+      complete = !evicted;
+      options.log?.info({ rows: cache.size, kib: Math.round(cache.calculatedSize / 1024), complete }, 'Signal keys loaded into memory');
+    } finally {
+      if (mine === generation) writtenDuringLoad = undefined;
+    }
+  };
+  const ensureLoaded = (): Promise<void> => {
+    if (loading) return loading;
+    const attempt: Promise<void> = loadKeys().catch((error: unknown) => {
+      if (loading === attempt) loading = undefined; // storage was down: the next get() tries again
+      throw error;
+    });
+    loading = attempt;
+    return loading;
+  };
+
+  const readOne = async (rowKey: string): Promise<Slot> => {
+    const entity = await getEntityOrUndefined<Record<string, unknown>>(client, KEYS_PK, rowKey);
+    if (!entity) return { value: undefined, bytes: TOMBSTONE_BYTES };
+    const sealed = fromChunkProperties(entity);
+    return { value: open(KEYS_PK, rowKey, sealed), bytes: sealed.byteLength };
+  };
+
   const state: AuthenticationState = {
     get creds() {
       return creds;
@@ -53,72 +157,91 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
     },
     keys: {
       async get<T extends keyof SignalDataTypeMap>(type: T, ids: string[]) {
+        await ensureLoaded();
         const data: { [id: string]: SignalDataTypeMap[T] } = {};
+        const misses: { id: string; rowKey: string }[] = [];
+        for (const id of ids) {
+          const rowKey = cipher.rowKey(`${type}~${id}`);
+          const slot = cache.get(rowKey);
+          if (slot) {
+            if (slot.value !== undefined) data[id] = revive(type, slot.value) as SignalDataTypeMap[T];
+          } else if (!complete) misses.push({ id, rowKey });
+          // complete and not held: the key does not exist (Baileys asks for absent tctokens on every send)
+        }
+        // Only after keys were evicted for room: read those back one by one and hold them again.
         await Promise.all(
-          ids.map(async (id) => {
-            const rowKey = cipher.rowKey(`${type}~${id}`);
-            if (absent.has(rowKey)) return;
-            let value = await read(KEYS_PK, rowKey);
-            if (value === undefined) absent.add(rowKey);
-            if (type === 'app-state-sync-key' && value) value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
-            if (value !== undefined) data[id] = value as SignalDataTypeMap[T];
+          misses.map(async ({ id, rowKey }) => {
+            const slot = await readOne(rowKey);
+            if (!cache.has(rowKey)) cache.set(rowKey, slot);
+            if (slot.value !== undefined) data[id] = revive(type, slot.value) as SignalDataTypeMap[T];
           }),
         );
         return data;
       },
       async set(data) {
-        const actions: TransactionAction[] = [];
+        // Loaded first (once per lease), so memory is the whole partition plus what we wrote since.
+        await ensureLoaded();
+        const upserts: TransactionAction[] = [];
+        const deletes: string[] = [];
         for (const type of Object.keys(data) as (keyof SignalDataTypeMap)[]) {
           for (const [id, value] of Object.entries(data[type] ?? {})) {
             const rowKey = cipher.rowKey(`${type}~${id}`);
-            if (value) absent.delete(rowKey);
-            else absent.add(rowKey);
-            actions.push(
-              value
-                ? ['upsert', { partitionKey: KEYS_PK, rowKey, ...sealed(KEYS_PK, rowKey, value) }, 'Replace']
-                : ['delete', { partitionKey: KEYS_PK, rowKey }],
-            );
+            writtenDuringLoad?.add(rowKey);
+            if (value) {
+              const sealed = seal(KEYS_PK, rowKey, value);
+              // Memory first: it is the truth while the lease is held; storage is its durable copy.
+              cache.set(rowKey, { value, bytes: sealed.byteLength });
+              upserts.push(['upsert', { partitionKey: KEYS_PK, rowKey, ...toChunkProperties(sealed) }, 'Replace']);
+            } else {
+              if (complete) cache.delete(rowKey);
+              else cache.set(rowKey, { value: undefined, bytes: TOMBSTONE_BYTES });
+              deletes.push(rowKey);
+            }
           }
         }
-        // Deletes of missing rows would fail a transaction, so they run on their own, tolerated.
-        const deletes = actions.filter((a) => a[0] === 'delete');
-        const upserts = actions.filter((a) => a[0] !== 'delete');
         for (let i = 0; i < upserts.length; i += 50) await client.submitTransaction(upserts.slice(i, i + 50));
+        // Deletes of missing rows would fail a transaction, so they run on their own, tolerated.
         await Promise.all(
-          deletes.map(([, e]) => client.deleteEntity(e.partitionKey, e.rowKey).catch((error: { statusCode?: number }) => {
-            if (error.statusCode !== 404) throw error;
-          })),
+          deletes.map((rowKey) =>
+            client.deleteEntity(KEYS_PK, rowKey).catch((error: { statusCode?: number }) => {
+              if (error.statusCode !== 404) throw error;
+            }),
+          ),
         );
       },
     },
   };
 
+  const deletePartition = async (c: TableClient, pk: string) => {
+    const rowKeys: string[] = [];
+    for await (const e of c.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) rowKeys.push(e.rowKey!);
+    // Hundreds of key rows after a while: delete them in entity-group transactions, not one by one.
+    for (let i = 0; i < rowKeys.length; i += 100) {
+      await c.submitTransaction(rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey: pk, rowKey }]));
+    }
+  };
+
   return {
     state,
     async saveCreds() {
-      await client.upsertEntity({ partitionKey: CREDS_PK, rowKey: CREDS_PK, ...sealed(CREDS_PK, CREDS_PK, creds) }, 'Replace');
+      await client.upsertEntity({ partitionKey: CREDS_PK, rowKey: CREDS_PK, ...toChunkProperties(seal(CREDS_PK, CREDS_PK, creds)) }, 'Replace');
     },
     isPaired: () => Boolean(creds.registered || creds.me?.id),
     async reload() {
-      absent.clear();
       creds = await readCreds();
+      loading = undefined;
+      await ensureLoaded();
     },
     async wipe() {
-      // Hundreds of key rows after a while: delete them in entity-group transactions, not one by one.
-      const byPartition = new Map<string, string[]>();
-      for await (const e of client.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) {
-        if (e.partitionKey !== CREDS_PK && e.partitionKey !== KEYS_PK) continue;
-        const list = byPartition.get(e.partitionKey!) ?? [];
-        list.push(e.rowKey!);
-        byPartition.set(e.partitionKey!, list);
-      }
-      for (const [partitionKey, rowKeys] of byPartition) {
-        for (let i = 0; i < rowKeys.length; i += 100) {
-          await client.submitTransaction(rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
-        }
-      }
-      absent.clear();
+      await deletePartition(client, CREDS_PK);
+      await deletePartition(client, KEYS_PK);
+      generation++; // a load still listing must not refill the cache
+      writtenDuringLoad = undefined;
+      cache.clear();
+      complete = true; // nothing is stored any more
+      loading = Promise.resolve();
       creds = initAuthCreds();
     },
+    keyStats: () => ({ rows: cache.size, bytes: cache.calculatedSize, complete, loads }),
   };
 }

@@ -1,0 +1,87 @@
+/**
+ * The Signal key store against a real Azurite, every request counted at a proxy: keys are listed
+ * once per load (a query bounded to the `keys` partition), then served from memory; the memory
+ * bound falls back to reads only for what it dropped; reload() picks up another holder's writes.
+ */
+import { azuriteConnectionString } from '../shared/config.js';
+import { createTableStore } from '../shared/table-store.js';
+import { createSessionCipher } from '../sidecar/session-cipher.js';
+import { loadTableAuthState } from '../sidecar/table-auth-state.js';
+import { startAzurite, type AzuriteHandle } from './support/azurite.js';
+import { startStorageRequestCounter, type CountedRequest, type StorageRequestCounter } from './support/storage-request-counter.js';
+
+let azurite: AzuriteHandle;
+let counter: StorageRequestCounter;
+const cipher = createSessionCipher('test-session-secret-abcdefghijklmnop');
+beforeAll(async () => {
+  azurite = await startAzurite();
+  counter = await startStorageRequestCounter(azurite.port);
+});
+afterAll(async () => {
+  await counter.close();
+  await azurite.dispose();
+});
+
+// each "process" gets its own table store, as a restarted sidecar would
+const open = (maxKeyBytes?: number) => loadTableAuthState(createTableStore(azuriteConnectionString(counter.port)), cipher, maxKeyBytes ? { maxKeyBytes } : {});
+const keyReads = () => counter.requests.filter((r: CountedRequest) => r.table === 'WhatsappSession' && r.partition === 'keys' && ['point-read', 'pk-query', 'query-no-pk'].includes(r.kind));
+const preKey = (n: number) => ({ public: Buffer.alloc(32, n % 256), private: Buffer.alloc(32, (n + 1) % 256) });
+const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => String(from + i));
+
+test('written through, listed once on load, then every get (hits and misses) answered from memory', async () => {
+  const first = await open();
+  await first.state.keys.set({ 'pre-key': Object.fromEntries(ids(0, 200).map((id) => [id, preKey(Number(id))])) });
+  expect(first.keyStats()).toMatchObject({ rows: 200, complete: true });
+
+  counter.reset();
+  const restarted = await open(); // reads the creds row only
+  expect(keyReads()).toEqual([]);
+  const got = await restarted.state.keys.get('pre-key', ['7', '199', '5000']);
+  expect(Object.keys(got).sort()).toEqual(['199', '7']);
+  expect(Buffer.from(got['7']!.public)).toEqual(preKey(7).public);
+  expect(keyReads().map((r) => r.kind)).toEqual(['pk-query']);
+  for (let i = 0; i < 20; i++) await restarted.state.keys.get('tctoken', [`absent-${i}`]); // Baileys asks for absent keys per send
+  await restarted.state.keys.get('pre-key', ids(0, 200));
+  expect(keyReads().map((r) => r.kind)).toEqual(['pk-query']);
+  expect(restarted.keyStats()).toMatchObject({ rows: 200, complete: true, loads: 1 });
+
+  // a delete is written through and forgotten in memory
+  await restarted.state.keys.set({ 'pre-key': { '7': null } });
+  expect(await restarted.state.keys.get('pre-key', ['7'])).toEqual({});
+  expect(Object.keys(await (await open()).state.keys.get('pre-key', ['7', '8']))).toEqual(['8']);
+});
+
+test('past the memory bound, dropped keys are read back on demand and absent ones once', async () => {
+  const small = await open(40 * 140); // room for about 40 of the 199 pre-keys
+  counter.reset();
+  await small.state.keys.get('pre-key', ['1']);
+  const stats = small.keyStats();
+  expect(stats.complete).toBe(false);
+  expect(stats.bytes).toBeLessThanOrEqual(40 * 140);
+  const all = await small.state.keys.get('pre-key', ids(0, 200));
+  expect(Object.keys(all)).toHaveLength(199); // '7' was deleted above
+  expect(Buffer.from(all['150']!.private)).toEqual(preKey(150).private);
+  expect(keyReads().filter((r) => r.kind === 'point-read').length).toBeGreaterThan(0);
+  counter.reset();
+  await small.state.keys.get('tctoken', ['never-there']);
+  await small.state.keys.get('tctoken', ['never-there']);
+  expect(keyReads().map((r) => r.kind)).toEqual(['point-read']); // remembered as absent after one read
+});
+
+test('reload() picks up keys another holder wrote; wipe() removes every row', async () => {
+  const mine = await open();
+  await mine.state.keys.get('pre-key', ['1']);
+  const other = await open();
+  await other.state.keys.set({ session: { '919876543210.0': Buffer.from('ratchet') } });
+  expect(await mine.state.keys.get('session', ['919876543210.0'])).toEqual({}); // memory is this holder's view
+  await mine.reload(); // the lease came back after another holder
+  expect(Buffer.from((await mine.state.keys.get('session', ['919876543210.0']))['919876543210.0']!)).toEqual(Buffer.from('ratchet'));
+  expect(mine.keyStats().loads).toBe(2);
+
+  await mine.wipe();
+  expect(mine.keyStats()).toMatchObject({ rows: 0, complete: true });
+  const after = await open();
+  expect(await after.state.keys.get('pre-key', ids(0, 200))).toEqual({});
+  expect(after.keyStats().rows).toBe(0);
+  expect(after.isPaired()).toBe(false);
+});
