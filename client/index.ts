@@ -8,7 +8,7 @@ export { WaNotify, DEFAULT_URL } from './wa-notify.js';
 export type {
   DeferredResult,
   DeliveryResult,
-  NotificationContent,
+  SendContent,
   NotificationStatus,
   QueuedResult,
   Recipient,

@@ -4,6 +4,7 @@
  * answer at all) is a WaNotifyError. Retries follow retry-policy.ts: a notify call is retried only
  * when it carries an idempotency key.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   deferredBodySchema,
   deliveryReportBodySchema,
@@ -30,7 +31,7 @@ export type Recipient =
   | { phone: PhoneNumber; self?: never; username?: never; phones?: never }
   | { phones: readonly PhoneNumber[]; self?: never; username?: never; phone?: never };
 
-export interface NotificationContent {
+export interface SendContent {
   /** Up to 4096 characters; optional when an attachment is given. */
   message?: string;
   /** Absolute path on the server, inside its attachment allowlist. */
@@ -45,7 +46,7 @@ export interface NotificationContent {
   idempotency_key?: string;
 }
 
-export type SendRequest = Recipient & NotificationContent;
+export type SendRequest = Recipient & SendContent;
 
 export type QueuedResult = QueuedBody & { kind: 'queued' };
 export type DeferredResult = DeferredBody & { kind: 'deferred' };
@@ -133,7 +134,7 @@ export class WaNotify {
         if (failure) throw failure;
         return answer!;
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     }
   }
 

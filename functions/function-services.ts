@@ -20,7 +20,7 @@ import { createIdempotencyStore } from './idempotency.js';
 import { createNotifyHandler } from './notify-handler.js';
 import { createNotifyStatusHandler } from './notify-status-handler.js';
 import type { FunctionHandlers } from './routes.js';
-import { createSidecarClient, type SidecarClient } from './sidecar-client.js';
+import { createSidecarClient, type SidecarClient } from './notify-socket-client.js';
 
 /** Failed authentications per client address before 429 (a brute-force brake, per instance). */
 const FAILED_AUTH_LIMIT = parseRateLimit('20 per minute')!;

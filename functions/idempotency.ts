@@ -13,6 +13,7 @@
  * The claim carries the notification id chosen for the first attempt: if that instance died before
  * answering, a later repeat finds the notification in the queue and answers for it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import type { HttpResponseInit } from '@azure/functions';
 import type { Clock } from '../shared/clock.js';
@@ -179,7 +180,7 @@ export function createIdempotencyStore(deps: {
           continue;
         }
         if (now >= deadline) throw busy();
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       throw busy();
     },

@@ -3,7 +3,7 @@
  * Serves functions/routes.ts on FUNCTIONS_PORT (default 7071) at 127.0.0.1.
  */
 import { createFunctionServices } from './function-services.js';
-import { startLocalHost } from './local-http-host.js';
+import { startLocalHost } from './local-host-server.js';
 import { functionRoutes } from './routes.js';
 import { loadConfig } from '../shared/config.js';
 import { openApiRoute } from '../shared/openapi.js';

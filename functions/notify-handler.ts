@@ -30,7 +30,7 @@ import {
 } from './http-errors.js';
 import { deferredResponse, deliveryResponse, queuedResponse } from './notify-response.js';
 import { readJsonBody, whyNoKeyInBody, type BodyResult } from './request-body.js';
-import type { SidecarClient } from './sidecar-client.js';
+import type { SidecarClient } from './notify-socket-client.js';
 import type { IdempotencyClaim, IdempotencyStore } from './idempotency.js';
 
 export interface NotifyHandlerDeps {

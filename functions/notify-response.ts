@@ -1,7 +1,7 @@
 /** The contract's success and delivery-report bodies for POST /api/v1/whatsapp/notify. */
 import type { HttpResponseInit } from '@azure/functions';
 import { jsonResponse } from './http-errors.js';
-import type { Report } from './sidecar-client.js';
+import type { Report } from './notify-socket-client.js';
 
 export function queuedResponse(id: string, queued: number, skipped: number): HttpResponseInit {
   return jsonResponse(200, { status: 'success', message: `Queued for ${queued} recipient(s)`, queued, skipped, id });

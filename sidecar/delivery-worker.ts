@@ -19,6 +19,8 @@
  * → `failed` at once; offline, timeouts, dropped sockets → back to `queued` with exponential
  * backoff; past the notification's expiry → `expired`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LRUCache } from 'lru-cache';
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
@@ -157,7 +159,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const ready: Entry[] = [];
   let later: Entry[] = [];
   /** Message id → finished row, for receipts (bounded, oldest out). */
-  const byMessageId = new Map<string, Persisted>();
+  const byMessageId = new LRUCache<string, Persisted>({ max: RECEIPT_LIMIT });
   const recent: RecipientRow[] = [];
   let running = false;
   let owning = false;
@@ -261,7 +263,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
     p.writing = (async () => {
       try {
-        if (writeLingerMs > 0 && running) await new Promise((r) => setTimeout(r, writeLingerMs));
+        if (writeLingerMs > 0 && running) await sleep(writeLingerMs);
         do {
           p.dirty = false;
           let saved: RecipientRow | undefined;
@@ -272,7 +274,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
             } catch (error) {
               if (attempt >= 30 || !running) throw error;
               log.warn({ err: (error as Error).message, id: p.row.notificationId }, 'could not record a send outcome; retrying');
-              await new Promise((r) => setTimeout(r, 1_000));
+              await sleep(1_000);
             }
           }
           if (!saved) {
@@ -308,7 +310,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     if (deps.sendIntervalMs <= 0) return;
     const jittered = deps.sendIntervalMs * (0.7 + random() * 0.6);
     const wait = lastSendAt + jittered - clock.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await sleep(wait);
   };
 
   const deliver = async (e: Entry, to: string): Promise<Outcome> => {
@@ -329,9 +331,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         return { kind: 'failed', error: `attachment unavailable: ${(error as Error).message}` };
       }
       await deps.beforeSend?.();
-      byMessageId.delete(messageId);
       byMessageId.set(messageId, e);
-      if (byMessageId.size > RECEIPT_LIMIT) byMessageId.delete(byMessageId.keys().next().value!);
       const ack = await session.send(to, content, messageId);
       lastSendAt = clock.now();
       if (!ack.ok) {

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import fc from 'fast-check';
-import { startLocalHost } from '../functions/local-http-host.js';
+import { startLocalHost } from '../functions/local-host-server.js';
 import { functionRoutes } from '../functions/routes.js';
 import { startStack, type Stack } from './support/stack.js';
 

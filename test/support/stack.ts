@@ -11,7 +11,7 @@ import { createLinkedUserStore } from '../../shared/linked-users.js';
 import { createLogger } from '../../shared/logger.js';
 import { createTableStore, type TableStore } from '../../shared/table-store.js';
 import { createFunctionServices, type FunctionServices } from '../../functions/function-services.js';
-import { startLocalHost, type LocalHost } from '../../functions/local-http-host.js';
+import { startLocalHost, type LocalHost } from '../../functions/local-host-server.js';
 import { functionRoutes } from '../../functions/routes.js';
 import { openApiRoute } from '../../shared/openapi.js';
 import { startAzurite, type AzuriteHandle } from './azurite.js';
