@@ -3,9 +3,10 @@
  * straight into Azurite, several in flight), so the bench can show that the idle loop and one
  * notification cost the same with 100,000 finished rows as with none.
  *
- * `finishedNotificationEntities` mirrors the stored layout of shared/notification-queue.ts (one
- * header row + one recipient row per notification, partition = the id's minute bucket). It is the
- * one place to adapt when that layout changes; everything else here is layout-free.
+ * `finishedNotificationEntities` and `retiredPartitionEntity` mirror the stored layout of
+ * shared/notification-queue.ts (one header row + one recipient row per notification, partition =
+ * the id's minute bucket; a finished partition is listed in `hist`, not in `open`; see
+ * docs/storage-layout.md). They are the one place to adapt when that layout changes.
  */
 import { randomBytes } from 'node:crypto';
 import { TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
@@ -50,6 +51,11 @@ export function finishedNotificationEntities(createdAt: Date, to: string): Table
   ];
 }
 
+/** The `hist` row that says a partition's work all finished at `retiredAt` (epoch ms). */
+export function retiredPartitionEntity(partition: string, retiredAt: number): TableEntity {
+  return { partitionKey: 'hist', rowKey: `${String(Math.floor(retiredAt)).padStart(15, '0')}~${partition}`, partition };
+}
+
 /**
  * Writes `rows` finished rows spread over the minutes before `now` (as many notifications per
  * minute as fill one transaction), `concurrency` transactions at a time. Returns the seconds taken.
@@ -77,5 +83,9 @@ export async function seedFinishedHistory(connectionString: string, options: { r
       while (next < transactions.length) await client.submitTransaction(transactions[next++]!);
     }),
   );
+  // Each seeded partition retired a few minutes after its minute, as the worker would have done.
+  const partitions = [...new Set(transactions.map((t) => (t[0]![1] as TableEntity).partitionKey))];
+  const hist = partitions.map((pk): TransactionAction => ['upsert', retiredPartitionEntity(pk, options.now - 60_000), 'Replace']);
+  for (let i = 0; i < hist.length; i += 100) await client.submitTransaction(hist.slice(i, i + 100));
   return { rows: written, seconds: (performance.now() - t0) / 1000, partitions: transactions.length };
 }
