@@ -38,11 +38,18 @@ export interface BenchStack {
 /** Extra node flags for the two service processes (e.g. --cpu-prof when BENCH_PROFILE is set). */
 function nodeFlags(name: string): string[] {
   if (!process.env.BENCH_PROFILE) return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${path.resolve('test-output', 'bench-profiles')}`, `--cpu-prof-name=${name}.${Date.now()}.cpuprofile`];
+  return [
+    '--cpu-prof',
+    `--cpu-prof-dir=${path.resolve('test-output', 'bench-profiles')}`,
+    `--cpu-prof-name=${name}.${Date.now()}.cpuprofile`,
+  ];
 }
 
 /** `storageVia`: put something (e.g. a request-counting proxy) between the services and Azurite; returns its port. */
-export async function startBenchStack(name: string, options: { env?: NodeJS.ProcessEnv; storageVia?: (azuritePort: number) => Promise<number> } = {}): Promise<BenchStack> {
+export async function startBenchStack(
+  name: string,
+  options: { env?: NodeJS.ProcessEnv; storageVia?: (azuritePort: number) => Promise<number> } = {},
+): Promise<BenchStack> {
   const azurite = await startAzurite();
   const storagePort = options.storageVia ? await options.storageVia(azurite.port) : azurite.port;
   const peer = await startWhatsAppPeer();
@@ -81,7 +88,8 @@ export async function startBenchStack(name: string, options: { env?: NodeJS.Proc
   const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
   const notifyUrl = `http://127.0.0.1:${functionsPort}/api/v1/whatsapp/notify`;
   const reachable = (url: string, init?: RequestInit) => async () => {
-    if (sidecar.proc.exitCode !== null || functions.proc.exitCode !== null) throw new Error(`${name}: a service process exited; see test-output/bench-logs`);
+    if (sidecar.proc.exitCode !== null || functions.proc.exitCode !== null)
+      throw new Error(`${name}: a service process exited; see test-output/bench-logs`);
     try {
       await fetch(url, init);
       return true;
@@ -104,7 +112,11 @@ export async function startBenchStack(name: string, options: { env?: NodeJS.Proc
     await until(async () => (await admin('GET', 'status')).body.state === state, timeoutMs, `sidecar state ${state}`, 25);
   };
   const notify: BenchStack['notify'] = async (body) => {
-    const res = await fetch(notifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apikey: apiKey, ...body }) });
+    const res = await fetch(notifyUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apikey: apiKey, ...body }),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 

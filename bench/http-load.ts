@@ -32,9 +32,29 @@ interface AutocannonJson {
 }
 
 /** `amount`: stop after that many requests (then `seconds` is only the upper bound). */
-export async function runLoad(options: { url: string; body: string; connections: number; seconds: number; amount?: number }): Promise<LoadResult> {
+export async function runLoad(options: {
+  url: string;
+  body: string;
+  connections: number;
+  seconds: number;
+  amount?: number;
+}): Promise<LoadResult> {
   const bin = path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
-  const args = [bin, '-n', '-j', '-c', String(options.connections), ...(options.amount ? ['-a', String(options.amount)] : ['-d', String(options.seconds)]), '-m', 'POST', '-H', 'content-type=application/json', '-b', options.body, options.url];
+  const args = [
+    bin,
+    '-n',
+    '-j',
+    '-c',
+    String(options.connections),
+    ...(options.amount ? ['-a', String(options.amount)] : ['-d', String(options.seconds)]),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-b',
+    options.body,
+    options.url,
+  ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -24,7 +24,12 @@ export interface Child {
  * `quiet`: output goes straight to the log file (no pipe through this process, which hosts the
  * load-sensitive parts of the bench); waitForLine then never matches, so poll over HTTP instead.
  */
-export function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, options: { stdin?: boolean; quiet?: boolean } = {}): Child {
+export function startChild(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { stdin?: boolean; quiet?: boolean } = {},
+): Child {
   mkdirSync(LOG_DIR, { recursive: true });
   const logPath = path.join(LOG_DIR, `${name}.log`);
   if (options.quiet) {
@@ -66,8 +71,12 @@ export function startChild(name: string, args: string[], env: NodeJS.ProcessEnv,
       const seen = onlyNew ? undefined : lines.map((l) => l.match(pattern)).find(Boolean);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`${name}: no line matching ${pattern} within ${timeoutMs} ms; last: ${lines.slice(-5).join(' | ')}`)), timeoutMs);
-        const onExit = (code: number | null) => done(new Error(`${name} exited (${code}) before printing ${pattern}; last: ${lines.slice(-5).join(' | ')}`));
+        const timer = setTimeout(
+          () => done(new Error(`${name}: no line matching ${pattern} within ${timeoutMs} ms; last: ${lines.slice(-5).join(' | ')}`)),
+          timeoutMs,
+        );
+        const onExit = (code: number | null) =>
+          done(new Error(`${name} exited (${code}) before printing ${pattern}; last: ${lines.slice(-5).join(' | ')}`));
         const listener = (line: string) => {
           const m = line.match(pattern);
           if (m) done(undefined, m);

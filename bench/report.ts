@@ -25,7 +25,15 @@ export interface Figure {
 }
 
 export interface Report {
-  machine: { cpus: number; cpuModel: string; memGiB: number; platform: string; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memGiB: number;
+    platform: string;
+    node: string;
+    loadAverageAtStart: number[];
+    loadAverageAtEnd: number[];
+  };
   figures: Figure[];
   notes: string[];
   requestPaths: RequestPath[];
@@ -37,10 +45,24 @@ export interface Report {
 function requestTables(paths: RequestPath[], md: boolean): string {
   const kinds = REQUEST_KINDS.filter((k) => paths.some((p) => p.perKind[k] > 0));
   const head = ['path', 'per', 'total', ...kinds, 'Azurite ms'];
-  const rows = paths.map((p) => [p.path, p.per, String(Math.round(kinds.reduce((s, k) => s + p.perKind[k], 0) * 100) / 100), ...kinds.map((k) => String(p.perKind[k])), String(p.storageMsPer)]);
+  const rows = paths.map((p) => [
+    p.path,
+    p.per,
+    String(Math.round(kinds.reduce((s, k) => s + p.perKind[k], 0) * 100) / 100),
+    ...kinds.map((k) => String(p.perKind[k])),
+    String(p.storageMsPer),
+  ]);
   const shapes = paths.flatMap((p) => [
-    md ? `\n**${p.path}** (${p.count} ${p.per}${p.count === 1 ? '' : 's'}, ${p.seconds} s), requests per ${p.per} by shape:\n` : `\n${p.path}: per ${p.per}`,
-    ...p.shapes.slice(0, 15).map(([shape, n]) => (md ? `- ${Math.round((n / p.count) * 100) / 100} × \`${shape}\`` : `  ${String(Math.round((n / p.count) * 100) / 100).padStart(7)}  ${shape}`)),
+    md
+      ? `\n**${p.path}** (${p.count} ${p.per}${p.count === 1 ? '' : 's'}, ${p.seconds} s), requests per ${p.per} by shape:\n`
+      : `\n${p.path}: per ${p.per}`,
+    ...p.shapes
+      .slice(0, 15)
+      .map(([shape, n]) =>
+        md
+          ? `- ${Math.round((n / p.count) * 100) / 100} × \`${shape}\``
+          : `  ${String(Math.round((n / p.count) * 100) / 100).padStart(7)}  ${shape}`,
+      ),
   ]);
   if (md) {
     const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
@@ -81,13 +103,21 @@ export function writeReport(unsorted: Report): void {
   const report = { ...unsorted, figures };
   const { machine } = report;
   const when = new Date().toISOString();
-  writeFileSync(path.join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ generatedAt: when, command: 'npm run bench', ...report }, null, 2)}\n`);
-  console.log(`\nwa-notify bench — ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.platform}, Node ${machine.node} (${report.seconds} s)\n`);
+  writeFileSync(
+    path.join(ROOT, 'bench', 'results.json'),
+    `${JSON.stringify({ generatedAt: when, command: 'npm run bench', ...report }, null, 2)}\n`,
+  );
+  console.log(
+    `\nwa-notify bench — ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, ${machine.platform}, Node ${machine.node} (${report.seconds} s)\n`,
+  );
   console.log(table(report.figures, false));
-  if (report.requestPaths.length > 0) console.log(`\nAzure Table requests per path (counted at a proxy in front of Azurite):\n${requestTables(report.requestPaths, false)}`);
+  if (report.requestPaths.length > 0)
+    console.log(`\nAzure Table requests per path (counted at a proxy in front of Azurite):\n${requestTables(report.requestPaths, false)}`);
   if (report.notes.length > 0) console.log(`\nnotes:\n${report.notes.map((n) => `- ${n}`).join('\n')}`);
   const misses = report.figures.filter((f) => f.pass === false).length;
-  console.log(`\n${report.figures.filter((f) => f.pass === true).length} targets met, ${misses} missed; written to bench/results.json, docs/benchmarks.md and bench/README-section.md`);
+  console.log(
+    `\n${report.figures.filter((f) => f.pass === true).length} targets met, ${misses} missed; written to bench/results.json, docs/benchmarks.md and bench/README-section.md`,
+  );
 
   const passed = report.figures.filter((f) => f.pass === true).length;
   const intro = [

@@ -53,7 +53,11 @@ function countReceived(stack: BenchStack | { peer: BenchStack['peer'] }, prefix:
 // ---------- 3. cold start ----------
 async function timeProcess(args: string[]): Promise<{ wallMs: number; out: string }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'], env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -71,9 +75,17 @@ async function benchColdStart(runs = 11): Promise<void> {
   log(`cold start: ${runs} fresh processes each, interleaved`);
   const entry = pathToFileURL(path.join(ROOT, 'dist', 'functions', 'index.js')).href;
   const bare = ['--input-type=module', '-e', 'console.log(performance.now()); process.exit(0)'];
-  const withImport = ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(entry)}); console.log(performance.now() - t); process.exit(0)`];
+  const withImport = [
+    '--input-type=module',
+    '-e',
+    `const t = performance.now(); await import(${JSON.stringify(entry)}); console.log(performance.now() - t); process.exit(0)`,
+  ];
   // the part no Functions app can avoid: the @azure/functions package the entry registers routes with
-  const sdkOnly = ['--input-type=module', '-e', `const t = performance.now(); await import('@azure/functions'); console.log(performance.now() - t); process.exit(0)`];
+  const sdkOnly = [
+    '--input-type=module',
+    '-e',
+    `const t = performance.now(); await import('@azure/functions'); console.log(performance.now() - t); process.exit(0)`,
+  ];
   const bareWall: number[] = [];
   const importWall: number[] = [];
   const importInProcess: number[] = [];
@@ -88,7 +100,9 @@ async function benchColdStart(runs = 11): Promise<void> {
     importInProcess.push(Number(m.out.trim()));
     sdkWall.push(f.wallMs);
   }
-  log(`  bare node ${round(median(bareWall))} ms, @azure/functions alone ${round(median(sdkWall))} ms, entry module ${round(median(importWall))} ms (process wall, medians)`);
+  log(
+    `  bare node ${round(median(bareWall))} ms, @azure/functions alone ${round(median(sdkWall))} ms, entry module ${round(median(importWall))} ms (process wall, medians)`,
+  );
   const added = median(importWall) - median(bareWall);
   figures.push({
     bench: '3. cold start',
@@ -100,7 +114,13 @@ async function benchColdStart(runs = 11): Promise<void> {
     ratioOf: 'process wall with import / bare node',
     target: '≤ 150 ms',
     pass: added <= 150,
-    detail: { runs, medianImportWallMs: round(median(importWall)), azureFunctionsPackageAloneMinusBareMs: round(median(sdkWall) - median(bareWall)), medianImportInProcessMs: round(median(importInProcess)), p90ImportInProcessMs: round(percentile(importInProcess, 90)) },
+    detail: {
+      runs,
+      medianImportWallMs: round(median(importWall)),
+      azureFunctionsPackageAloneMinusBareMs: round(median(sdkWall) - median(bareWall)),
+      medianImportInProcessMs: round(median(importInProcess)),
+      p90ImportInProcessMs: round(percentile(importInProcess, 90)),
+    },
   });
 }
 
@@ -135,7 +155,10 @@ async function benchStorageFloor(): Promise<{ best: number; runs: Awaited<Return
         { group: 10, concurrency: 8 },
       ],
     });
-    for (const r of runs) log(`  ${r.notificationsPerTransaction}/transaction × ${r.concurrency} in flight: ${round(r.notificationsPerSecond)} notifications/s`);
+    for (const r of runs)
+      log(
+        `  ${r.notificationsPerTransaction}/transaction × ${r.concurrency} in flight: ${round(r.notificationsPerSecond)} notifications/s`,
+      );
     return { best: Math.max(...runs.map((r) => r.notificationsPerSecond)), runs };
   } finally {
     await azurite.dispose();
@@ -163,14 +186,22 @@ async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResu
         sends.off();
         // where the CPU went: seconds per 1,000 answered requests, per process
         const cpuPer1000 = Object.fromEntries(
-          (Object.keys(cpuAfter) as (keyof typeof cpuAfter)[]).map((k) => [k, round(((cpuAfter[k] - cpuBefore[k]) / Math.max(r.requests, 1)) * 1000, 3)]),
+          (Object.keys(cpuAfter) as (keyof typeof cpuAfter)[]).map((k) => [
+            k,
+            round(((cpuAfter[k] - cpuBefore[k]) / Math.max(r.requests, 1)) * 1000, 3),
+          ]),
         );
         log(`  CPU s per 1000 requests: ${JSON.stringify(cpuPer1000)}`);
-        log(`  ${round(r.requestsPerSecond)} req/s, p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms, ${JSON.stringify(r.statusCodes)}; ${sends.state.count} sent to the peer meanwhile`);
+        log(
+          `  ${round(r.requestsPerSecond)} req/s, p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms, ${JSON.stringify(r.statusCodes)}; ${sends.state.count} sent to the peer meanwhile`,
+        );
         const expected = '200'; // paused answers 200 too, with `deferred: true` (contract v1.1)
         const ok = r.statusCodes[expected] ?? 0;
         accepted += ok;
-        if (ok !== r.requests || r.errors > 0) notes.push(`throughput ${mode}/${c}: ${r.requests} requests, ${ok} answered ${expected}, status codes ${JSON.stringify(r.statusCodes)}, ${r.errors} errors, ${r.timeouts} timeouts`);
+        if (ok !== r.requests || r.errors > 0)
+          notes.push(
+            `throughput ${mode}/${c}: ${r.requests} requests, ${ok} answered ${expected}, status codes ${JSON.stringify(r.statusCodes)}, ${r.errors} errors, ${r.timeouts} timeouts`,
+          );
         const floor = bareHttp.get(c)!;
         const okPerSecond = ok / r.seconds;
         figures.push({
@@ -199,12 +230,23 @@ async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResu
           value: r.latencyP99Ms,
           display: `${r.latencyP50Ms} / ${r.latencyP99Ms}`,
           unit: 'ms',
-          floor: { name: 'bare Node HTTP p50 / p99', value: floor.latencyP99Ms, display: `${floor.latencyP50Ms} / ${floor.latencyP99Ms}`, unit: 'ms' },
+          floor: {
+            name: 'bare Node HTTP p50 / p99',
+            value: floor.latencyP99Ms,
+            display: `${floor.latencyP50Ms} / ${floor.latencyP99Ms}`,
+            unit: 'ms',
+          },
           ratio: round(r.latencyP99Ms / Math.max(floor.latencyP99Ms, 1), 2),
           ratioOf: 'p99 ÷ bare-HTTP p99 (floor p99 taken as ≥ 1 ms)',
           target: c === 16 ? 'p99 ≤ 25 ms' : undefined,
           pass: c === 16 ? r.latencyP99Ms <= 25 : undefined,
-          detail: { p50Ms: r.latencyP50Ms, p99Ms: r.latencyP99Ms, maxMs: r.latencyMaxMs, bareP50Ms: floor.latencyP50Ms, bareP99Ms: floor.latencyP99Ms },
+          detail: {
+            p50Ms: r.latencyP50Ms,
+            p99Ms: r.latencyP99Ms,
+            maxMs: r.latencyMaxMs,
+            bareP50Ms: floor.latencyP50Ms,
+            bareP99Ms: floor.latencyP99Ms,
+          },
         });
       }
     }
@@ -238,8 +280,15 @@ async function benchBareBaileys(samples: number, drainCount: number): Promise<Ba
     await bare.sequence(5, contact.jid, 'warm-contact', 30_000);
     const toContact = await bare.sequence(samples, contact.jid, 'lat-contact', 60_000);
     const drain = await bare.sequence(drainCount, 'self', 'drain', 120_000);
-    const floors = { selfAddedMs: added(self.samples), contactAddedMs: added(toContact.samples), drainPerSecond: drainCount / (drain.totalMs / 1000), idleRssMiB };
-    log(`  Baileys alone: added p50 self ${round(percentile(floors.selfAddedMs, 50), 2)} ms, contact ${round(percentile(floors.contactAddedMs, 50), 2)} ms; ${round(floors.drainPerSecond)} sends/s; idle RSS ${round(idleRssMiB)} MiB`);
+    const floors = {
+      selfAddedMs: added(self.samples),
+      contactAddedMs: added(toContact.samples),
+      drainPerSecond: drainCount / (drain.totalMs / 1000),
+      idleRssMiB,
+    };
+    log(
+      `  Baileys alone: added p50 self ${round(percentile(floors.selfAddedMs, 50), 2)} ms, contact ${round(percentile(floors.contactAddedMs, 50), 2)} ms; ${round(floors.drainPerSecond)} sends/s; idle RSS ${round(idleRssMiB)} MiB`,
+    );
     return floors;
   } finally {
     await bare.dispose();
@@ -276,23 +325,54 @@ async function benchLatency(stack: BenchStack, bare: BareFloors, samples: number
   ] as const) {
     const added = rs.map((r) => r.e2e - r.ack);
     const p50 = percentile(added, 50);
-    log(`  to ${label}: end-to-end p50 ${round(percentile(rs.map((r) => r.e2e), 50), 2)} ms, added p50 ${round(p50, 2)} ms, p99 ${round(percentile(added, 99), 2)} ms`);
+    log(
+      `  to ${label}: end-to-end p50 ${round(
+        percentile(
+          rs.map((r) => r.e2e),
+          50,
+        ),
+        2,
+      )} ms, added p50 ${round(p50, 2)} ms, p99 ${round(percentile(added, 99), 2)} ms`,
+    );
     figures.push({
       bench: '2. wait_for_delivery',
       name: `to ${label}: added p50 / p99 (HTTP end-to-end minus the peer's ack time)`,
       value: round(p50, 2),
       display: `${round(p50, 2)} / ${round(percentile(added, 99), 2)}`,
       unit: 'ms',
-      floor: { name: 'Baileys alone: send→ack minus peer ack, p50 / p99', value: round(percentile(floor, 50), 2), display: `${round(percentile(floor, 50), 2)} / ${round(percentile(floor, 99), 2)}`, unit: 'ms' },
+      floor: {
+        name: 'Baileys alone: send→ack minus peer ack, p50 / p99',
+        value: round(percentile(floor, 50), 2),
+        display: `${round(percentile(floor, 50), 2)} / ${round(percentile(floor, 99), 2)}`,
+        unit: 'ms',
+      },
       ratio: round(p50 / percentile(floor, 50), 2),
       ratioOf: 'added p50 ÷ Baileys-alone p50',
       target: '≤ 5 ms p50 added',
       pass: p50 <= 5,
       detail: {
         samples: rs.length,
-        endToEndP50Ms: round(percentile(rs.map((r) => r.e2e), 50), 2),
-        endToEndP99Ms: round(percentile(rs.map((r) => r.e2e), 99), 2),
-        peerAckP50Ms: round(percentile(rs.map((r) => r.ack), 50), 3),
+        endToEndP50Ms: round(
+          percentile(
+            rs.map((r) => r.e2e),
+            50,
+          ),
+          2,
+        ),
+        endToEndP99Ms: round(
+          percentile(
+            rs.map((r) => r.e2e),
+            99,
+          ),
+          2,
+        ),
+        peerAckP50Ms: round(
+          percentile(
+            rs.map((r) => r.ack),
+            50,
+          ),
+          3,
+        ),
         overBaileysAloneP50Ms: round(p50 - percentile(floor, 50), 2),
       },
     });
@@ -307,7 +387,8 @@ async function benchDrain(stack: BenchStack, bare: BareFloors, drainCount: numbe
   await stack.waitForState('paused');
   const drainBody = JSON.stringify({ apikey: stack.apiKey, self: true, message: `${MESSAGE} drain` });
   const queued = await runLoad({ url: stack.notifyUrl, body: drainBody, connections: 16, seconds: 60, amount: drainCount });
-  if ((queued.statusCodes['200'] ?? 0) !== drainCount) throw new Error(`queueing for the drain bench: ${JSON.stringify(queued.statusCodes)}`);
+  if ((queued.statusCodes['200'] ?? 0) !== drainCount)
+    throw new Error(`queueing for the drain bench: ${JSON.stringify(queued.statusCodes)}`);
   const drained = countReceived(stack, `${MESSAGE} drain`);
   const t0 = performance.now();
   await stack.admin('POST', 'connect');
@@ -333,7 +414,12 @@ async function benchDrain(stack: BenchStack, bare: BareFloors, drainCount: numbe
     ratioOf: 'drain rate ÷ Baileys-alone rate',
     target: '≥ 200 sends/s',
     pass: complete && drainRate >= 200,
-    detail: { sent: drained.state.count, seconds: round(drainSeconds, 2), firstSendAfterConnectMs: round(drained.state.firstAt - t0), steadyRate: round((drainCount - 1) / ((drained.state.lastAt - drained.state.firstAt) / 1000)) },
+    detail: {
+      sent: drained.state.count,
+      seconds: round(drainSeconds, 2),
+      firstSendAfterConnectMs: round(drained.state.firstAt - t0),
+      steadyRate: round((drainCount - 1) / ((drained.state.lastAt - drained.state.firstAt) / 1000)),
+    },
   });
   return { accepted: drainCount, sendsPerSecond: drainRate }; // all were accepted; the rest drains during the later benches
 }
@@ -355,7 +441,9 @@ async function benchMemory(
   drainRate: number,
 ): Promise<void> {
   const topUp = Math.max(0, target - accepted);
-  log(`sidecar memory: ${sent.state.count} sends since the idle reading, ${accepted - sent.state.count} still queued, ${topUp} more notifications to reach ${target}`);
+  log(
+    `sidecar memory: ${sent.state.count} sends since the idle reading, ${accepted - sent.state.count} still queued, ${topUp} more notifications to reach ${target}`,
+  );
   if (topUp > 0) {
     const memBody = JSON.stringify({ apikey: stack.apiKey, self: true, message: `${MESSAGE} memory` });
     await runLoad({ url: stack.notifyUrl, body: memBody, connections: 16, seconds: 120, amount: topUp });
@@ -380,7 +468,9 @@ async function benchMemory(
     );
   } catch (error) {
     reached = false;
-    notes.push(`memory bench: ${sent.state.count} of ${total} accepted notifications reached the peer within ${round((performance.now() - t0) / 1000)} s of the last bench (${(error as Error).message.includes('stalled') ? 'sends stalled for 30 s' : 'the bound sized from the drain rate ran out'}); the "after" reading is taken there`);
+    notes.push(
+      `memory bench: ${sent.state.count} of ${total} accepted notifications reached the peer within ${round((performance.now() - t0) / 1000)} s of the last bench (${(error as Error).message.includes('stalled') ? 'sends stalled for 30 s' : 'the bound sized from the drain rate ran out'}); the "after" reading is taken there`,
+    );
   }
   const soakSeconds = (performance.now() - t0) / 1000;
   const sends = sent.state.count;
@@ -390,7 +480,9 @@ async function benchMemory(
   const after = memoryOf(stack.sidecar.pid);
   const status = await stack.admin('GET', 'status');
   const growth = after.rssMiB / idle.sidecar - 1;
-  log(`  idle ${round(idle.sidecar)} MiB → ${round(beforeGc.rssMiB)} MiB after ${sends} sends, ${round(after.rssMiB)} MiB after a GC (peak ${round(after.peakMiB)} MiB)`);
+  log(
+    `  idle ${round(idle.sidecar)} MiB → ${round(beforeGc.rssMiB)} MiB after ${sends} sends, ${round(after.rssMiB)} MiB after a GC (peak ${round(after.peakMiB)} MiB)`,
+  );
   figures.push({
     bench: '4. sidecar memory',
     name: 'sidecar RSS idle-connected',
@@ -414,7 +506,15 @@ async function benchMemory(
     ratioOf: 'after ÷ idle',
     target: `soak of ${target.toLocaleString('en')} completes; ≤ 10 % over idle`,
     pass: reached && sends >= target && growth <= 0.1,
-    detail: { sends, accepted: total, completed: reached, soakWaitSeconds: round(soakSeconds), rssBeforeGcMiB: round(beforeGc.rssMiB), peakRssMiB: round(after.peakMiB), state: status.body.state },
+    detail: {
+      sends,
+      accepted: total,
+      completed: reached,
+      soakWaitSeconds: round(soakSeconds),
+      rssBeforeGcMiB: round(beforeGc.rssMiB),
+      peakRssMiB: round(after.peakMiB),
+      state: status.body.state,
+    },
   });
 }
 
@@ -440,14 +540,26 @@ async function benchAttachments(): Promise<void> {
       const peakable = resetPeak(stack.functions.pid) && resetPeak(stack.sidecar.pid);
       const caption = `${MESSAGE} ${kind}`;
       const t = performance.now();
-      const res = await stack.notify({ self: true, caption, wait_for_delivery: true, ...(kind === 'image' ? { image_path: file } : { document_path: file }) });
+      const res = await stack.notify({
+        self: true,
+        caption,
+        wait_for_delivery: true,
+        ...(kind === 'image' ? { image_path: file } : { document_path: file }),
+      });
       const seconds = (performance.now() - t) / 1000;
       const peak = { fn: memoryOf(stack.functions.pid), sc: memoryOf(stack.sidecar.pid) };
       // a document's caption follows as its own text, so find the media message by kind and name
-      const got = stack.peer.received.find((m) => (kind === 'image' ? m.kind === 'image' && m.caption === caption : m.kind === 'document' && m.fileName === 'statement.pdf'));
-      if (res.status !== 200 || got?.bytesLength !== bytes) notes.push(`attachment ${kind}: HTTP ${res.status}, peer got ${got?.bytesLength ?? 'nothing'} bytes${got?.mediaError ? ` (${got.mediaError})` : ''}`);
+      const got = stack.peer.received.find((m) =>
+        kind === 'image' ? m.kind === 'image' && m.caption === caption : m.kind === 'document' && m.fileName === 'statement.pdf',
+      );
+      if (res.status !== 200 || got?.bytesLength !== bytes)
+        notes.push(
+          `attachment ${kind}: HTTP ${res.status}, peer got ${got?.bytesLength ?? 'nothing'} bytes${got?.mediaError ? ` (${got.mediaError})` : ''}`,
+        );
       if (!peakable) notes.push('could not reset VmHWM (clear_refs); attachment peaks include everything since process start');
-      log(`  ${round(seconds, 2)} s; peak RSS function ${round(peak.fn.peakMiB)} MiB (before ${round(before.fn.rssMiB)}), sidecar ${round(peak.sc.peakMiB)} MiB (before ${round(before.sc.rssMiB)})`);
+      log(
+        `  ${round(seconds, 2)} s; peak RSS function ${round(peak.fn.peakMiB)} MiB (before ${round(before.fn.rssMiB)}), sidecar ${round(peak.sc.peakMiB)} MiB (before ${round(before.sc.rssMiB)})`,
+      );
       for (const [proc, b, p] of [
         ['function host', before.fn, peak.fn],
         ['sidecar', before.sc, peak.sc],
@@ -460,7 +572,13 @@ async function benchAttachments(): Promise<void> {
           floor: { name: `${proc} RSS just before`, value: round(b.rssMiB), unit: 'MiB' },
           ratio: round(p.peakMiB / b.rssMiB, 2),
           ratioOf: 'peak ÷ before',
-          detail: { addedMiB: round(p.peakMiB - b.rssMiB), addedPerFileMiB: round((p.peakMiB - b.rssMiB) / (bytes / 1024 / 1024), 3), httpStatus: res.status, seconds: round(seconds, 2), peerBytes: got?.bytesLength },
+          detail: {
+            addedMiB: round(p.peakMiB - b.rssMiB),
+            addedPerFileMiB: round((p.peakMiB - b.rssMiB) / (bytes / 1024 / 1024), 3),
+            httpStatus: res.status,
+            seconds: round(seconds, 2),
+            peerBytes: got?.bytesLength,
+          },
         });
       }
     }
@@ -475,7 +593,12 @@ async function benchAttachments(): Promise<void> {
  * top-up to 10,000 sends → memory reading. The sends of the earlier benches count toward the
  * 10,000, which keeps the whole run within its time budget.
  */
-async function benchService(bare: BareFloors, bareHttp: Map<number, LoadResult>, storage: { best: number }, samples: number): Promise<void> {
+async function benchService(
+  bare: BareFloors,
+  bareHttp: Map<number, LoadResult>,
+  storage: { best: number },
+  samples: number,
+): Promise<void> {
   const stack = await startBenchStack('service');
   try {
     await sleep(2_000);
@@ -509,7 +632,9 @@ async function main(): Promise<void> {
     loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
   };
   if (os.loadavg()[0]! > os.cpus().length * 0.5) {
-    notes.push(`the machine was busy when the run started (load average ${round(os.loadavg()[0]!, 2)} on ${os.cpus().length} CPUs): absolute figures are pessimistic; ratios to same-run floors are the fairer reading`);
+    notes.push(
+      `the machine was busy when the run started (load average ${round(os.loadavg()[0]!, 2)} on ${os.cpus().length} CPUs): absolute figures are pessimistic; ratios to same-run floors are the fairer reading`,
+    );
     log('warning: the machine is busy (load average above half the CPU count); figures will be noisy');
   }
   log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}`);
@@ -517,12 +642,21 @@ async function main(): Promise<void> {
   const floorBody = JSON.stringify({ apikey: 'wan_bench', self: true, message: `${MESSAGE} throughput` });
   const bareHttp = await benchBareHttp(floorBody);
   const storage = await benchStorageFloor();
-  notes.push(`Azurite batched-insert floor runs: ${storage.runs.map((r) => `${r.notificationsPerTransaction}/txn × ${r.concurrency} in flight = ${round(r.notificationsPerSecond)}/s`).join('; ')}`);
+  notes.push(
+    `Azurite batched-insert floor runs: ${storage.runs.map((r) => `${r.notificationsPerTransaction}/txn × ${r.concurrency} in flight = ${round(r.notificationsPerSecond)}/s`).join('; ')}`,
+  );
   const bare = await benchBareBaileys(samples, 1_000);
   await benchService(bare, bareHttp, storage, samples);
   await benchAttachments();
   const requestPaths: RequestPath[] = await benchStorageRequests(log, figures, notes);
-  writeReport({ machine: { ...machine, loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)) }, figures, notes, requestPaths, seconds: round((Date.now() - started) / 1000), loadSeconds: LOAD_SECONDS });
+  writeReport({
+    machine: { ...machine, loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)) },
+    figures,
+    notes,
+    requestPaths,
+    seconds: round((Date.now() - started) / 1000),
+    loadSeconds: LOAD_SECONDS,
+  });
 }
 
 main().then(

@@ -13,7 +13,8 @@ import { TableClient, type TableEntity, type TransactionAction } from '@azure/da
 import { TABLE_NAMES } from '../shared/table-store.js';
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-const minuteBucket = (at: Date) => `q${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1)}${pad(at.getUTCDate())}${pad(at.getUTCHours())}${pad(at.getUTCMinutes())}`;
+const minuteBucket = (at: Date) =>
+  `q${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1)}${pad(at.getUTCDate())}${pad(at.getUTCHours())}${pad(at.getUTCMinutes())}`;
 
 /** One finished (sent, delivered) notification to one recipient, as the queue stores it. */
 export function finishedNotificationEntities(createdAt: Date, to: string): TableEntity[] {
@@ -60,7 +61,10 @@ export function retiredPartitionEntity(partition: string, retiredAt: number): Ta
  * Writes `rows` finished rows spread over the minutes before `now` (as many notifications per
  * minute as fill one transaction), `concurrency` transactions at a time. Returns the seconds taken.
  */
-export async function seedFinishedHistory(connectionString: string, options: { rows: number; now: number; to: string; concurrency?: number }): Promise<{ rows: number; seconds: number; partitions: number }> {
+export async function seedFinishedHistory(
+  connectionString: string,
+  options: { rows: number; now: number; to: string; concurrency?: number },
+): Promise<{ rows: number; seconds: number; partitions: number }> {
   const client = TableClient.fromConnectionString(connectionString, TABLE_NAMES.queue, { allowInsecureConnection: true });
   await client.createTable().catch(() => undefined); // the sidecar made it already
   const perTransaction = 100;

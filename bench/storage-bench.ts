@@ -5,7 +5,12 @@
  * Machine-independent counts: on Azure, a query without a PartitionKey is a paged scan of every
  * partition, billed per page, so its cost grows with history.
  */
-import { REQUEST_KINDS, startStorageRequestCounter, type RequestKind, type StorageRequestCounter } from '../test/support/storage-request-counter.js';
+import {
+  REQUEST_KINDS,
+  startStorageRequestCounter,
+  type RequestKind,
+  type StorageRequestCounter,
+} from '../test/support/storage-request-counter.js';
 import { startBenchStack, type BenchStack } from './bench-stack.js';
 import type { Figure } from './report.js';
 import { seedFinishedHistory } from './seed-history.js';
@@ -25,7 +30,6 @@ export interface RequestPath {
 
 const HISTORY_ROWS = Number(process.env.BENCH_HISTORY_ROWS ?? 100_000);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
-const MESSAGE = 'Order placed: BUY RELIANCE x 10 @ MARKET';
 
 export async function benchStorageRequests(log: (line: string) => void, figures: Figure[], notes: string[]): Promise<RequestPath[]> {
   let counter: StorageRequestCounter | undefined;
@@ -52,14 +56,35 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
       const count = units(seconds);
       const kinds = c.byKind();
       const perKind = Object.fromEntries(REQUEST_KINDS.map((k) => [k, round(kinds[k] / count, 2)])) as Record<RequestKind, number>;
-      const p: RequestPath = { path: name, per, count: round(count, 2), seconds: round(seconds, 1), perKind, storageMsPer: round(c.storageMs() / count, 2), shapes: c.byShape() };
+      const p: RequestPath = {
+        path: name,
+        per,
+        count: round(count, 2),
+        seconds: round(seconds, 1),
+        perKind,
+        storageMsPer: round(c.storageMs() / count, 2),
+        shapes: c.byShape(),
+      };
       const total = round(c.requests.length / count, 2);
-      log(`  ${name}: ${total} Table requests per ${per} (${REQUEST_KINDS.filter((k) => kinds[k] > 0).map((k) => `${k} ${perKind[k]}`).join(', ')}); Azurite busy ${p.storageMsPer} ms per ${per}`);
-      for (const [shape, n] of p.shapes.slice(0, 12)) log(`      ${round(n / count, 2).toString().padStart(6)}  ${shape}`);
+      log(
+        `  ${name}: ${total} Table requests per ${per} (${REQUEST_KINDS.filter((k) => kinds[k] > 0)
+          .map((k) => `${k} ${perKind[k]}`)
+          .join(', ')}); Azurite busy ${p.storageMsPer} ms per ${per}`,
+      );
+      for (const [shape, n] of p.shapes.slice(0, 12))
+        log(
+          `      ${round(n / count, 2)
+            .toString()
+            .padStart(6)}  ${shape}`,
+        );
       paths.push(p);
       return p;
     };
-    const total = (p: RequestPath) => round(REQUEST_KINDS.reduce((s, k) => s + p.perKind[k], 0), 2);
+    const total = (p: RequestPath) =>
+      round(
+        REQUEST_KINDS.reduce((s, k) => s + p.perKind[k], 0),
+        2,
+      );
     const waitSends = async (prefix: string, n: number, tag: string) => {
       const times: number[] = [];
       for (let i = 0; i < n; i++) {
@@ -75,42 +100,67 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
     await waitSends('warm-', 10, 'warm-up');
     for (let i = 0; i < 5; i++) await stack.notify({ self: true, message: `warm-self-${i}`, wait_for_delivery: true });
 
-    const idle = await phase('idle', 'idle minute', (s) => s / 60, () => sleep(IDLE_SECONDS * 1_000));
+    const idle = await phase(
+      'idle',
+      'idle minute',
+      (s) => s / 60,
+      () => sleep(IDLE_SECONDS * 1_000),
+    );
     let emptyTimes: number[] = [];
-    const wait = await phase('wait_for_delivery to a phone, sequential', 'notification', () => 30, async () => {
-      emptyTimes = await waitSends('wfd-', 30, 'wait_for_delivery');
-    });
-    const fire = await phase('fire-and-forget to a phone, 16 in flight', 'notification', () => 64, async () => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next < 64) {
-            const i = next++;
-            const res = await stack.notify({ phone: contact.phone, message: `ff-${i}` });
-            if (res.status !== 200) throw new Error(`fire-and-forget answered ${res.status}`);
-          }
-        }),
-      );
-      await until(() => received('ff-') >= 64, 60_000, '64 fire-and-forget sends', 20);
-    });
+    const wait = await phase(
+      'wait_for_delivery to a phone, sequential',
+      'notification',
+      () => 30,
+      async () => {
+        emptyTimes = await waitSends('wfd-', 30, 'wait_for_delivery');
+      },
+    );
+    const fire = await phase(
+      'fire-and-forget to a phone, 16 in flight',
+      'notification',
+      () => 64,
+      async () => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < 64) {
+              const i = next++;
+              const res = await stack.notify({ phone: contact.phone, message: `ff-${i}` });
+              if (res.status !== 200) throw new Error(`fire-and-forget answered ${res.status}`);
+            }
+          }),
+        );
+        await until(() => received('ff-') >= 64, 60_000, '64 fire-and-forget sends', 20);
+      },
+    );
     await stack.admin('POST', 'disconnect');
     await stack.waitForState('paused');
-    const paused = await phase('accepted while paused (deferred), 16 in flight', 'notification', () => 64, async () => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next < 64) {
-            const i = next++;
-            const res = await stack.notify({ phone: contact.phone, message: `paused-${i}` });
-            if (res.status !== 200 || res.body.deferred !== true) throw new Error(`paused notify answered ${res.status}`);
-          }
-        }),
-      );
-    });
-    const drain = await phase('drain of those 64 after connect (reconnect included)', 'notification', () => 64, async () => {
-      await stack.admin('POST', 'connect');
-      await until(() => received('paused-') >= 64, 60_000, 'the drain of 64', 20);
-    });
+    const paused = await phase(
+      'accepted while paused (deferred), 16 in flight',
+      'notification',
+      () => 64,
+      async () => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < 64) {
+              const i = next++;
+              const res = await stack.notify({ phone: contact.phone, message: `paused-${i}` });
+              if (res.status !== 200 || res.body.deferred !== true) throw new Error(`paused notify answered ${res.status}`);
+            }
+          }),
+        );
+      },
+    );
+    const drain = await phase(
+      'drain of those 64 after connect (reconnect included)',
+      'notification',
+      () => 64,
+      async () => {
+        await stack.admin('POST', 'connect');
+        await until(() => received('paused-') >= 64, 60_000, 'the drain of 64', 20);
+      },
+    );
 
     const perNotification = [wait, fire, paused, drain];
     figures.push(
@@ -161,7 +211,10 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
       pass: pkLessPerNotification === 0,
       detail: Object.fromEntries(perNotification.map((p) => [p.path, p.perKind['query-no-pk']])),
     });
-    const leasePerMinute = round(idle.shapes.filter(([s]) => s.includes('WhatsappSession(lease)')).reduce((n, [, v]) => n + v, 0) / idle.count, 2);
+    const leasePerMinute = round(
+      idle.shapes.filter(([s]) => s.includes('WhatsappSession(lease)')).reduce((n, [, v]) => n + v, 0) / idle.count,
+      2,
+    );
     figures.push(
       {
         bench: '7. Table requests',
@@ -186,13 +239,30 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
 
     // ---------- 8. the same with 100,000 finished rows ----------
     log(`seeding ${HISTORY_ROWS.toLocaleString('en')} finished rows straight into Azurite (batched, not through the proxy)`);
-    const seeded = await seedFinishedHistory(stack.azurite.connectionString, { rows: HISTORY_ROWS, now: Date.now(), to: contact.jid, concurrency: 4 });
-    log(`  ${seeded.rows.toLocaleString('en')} rows in ${seeded.partitions} partitions, ${round(seeded.seconds, 1)} s (${round(seeded.rows / seeded.seconds)} rows/s)`);
-    const idleFull = await phase(`idle with ${HISTORY_ROWS.toLocaleString('en')} finished rows`, 'idle minute', (s) => s / 60, () => sleep(IDLE_SECONDS * 1_000));
-    let fullTimes: number[] = [];
-    const waitFull = await phase(`wait_for_delivery to a phone with ${HISTORY_ROWS.toLocaleString('en')} finished rows`, 'notification', () => 10, async () => {
-      fullTimes = await waitSends('wfd-full-', 10, 'wait_for_delivery with history');
+    const seeded = await seedFinishedHistory(stack.azurite.connectionString, {
+      rows: HISTORY_ROWS,
+      now: Date.now(),
+      to: contact.jid,
+      concurrency: 4,
     });
+    log(
+      `  ${seeded.rows.toLocaleString('en')} rows in ${seeded.partitions} partitions, ${round(seeded.seconds, 1)} s (${round(seeded.rows / seeded.seconds)} rows/s)`,
+    );
+    const idleFull = await phase(
+      `idle with ${HISTORY_ROWS.toLocaleString('en')} finished rows`,
+      'idle minute',
+      (s) => s / 60,
+      () => sleep(IDLE_SECONDS * 1_000),
+    );
+    let fullTimes: number[] = [];
+    const waitFull = await phase(
+      `wait_for_delivery to a phone with ${HISTORY_ROWS.toLocaleString('en')} finished rows`,
+      'notification',
+      () => 10,
+      async () => {
+        fullTimes = await waitSends('wfd-full-', 10, 'wait_for_delivery with history');
+      },
+    );
     figures.push(
       {
         bench: '8. 100,000 finished rows',
@@ -200,7 +270,12 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
         value: idleFull.storageMsPer,
         display: `${idleFull.storageMsPer} (${total(idleFull)} req)`,
         unit: 'ms',
-        floor: { name: 'the same with the table (nearly) empty', value: idle.storageMsPer, display: `${idle.storageMsPer} (${total(idle)} req)`, unit: 'ms' },
+        floor: {
+          name: 'the same with the table (nearly) empty',
+          value: idle.storageMsPer,
+          display: `${idle.storageMsPer} (${total(idle)} req)`,
+          unit: 'ms',
+        },
         ratio: idle.storageMsPer > 0 ? round(idleFull.storageMsPer / idle.storageMsPer, 2) : undefined,
         ratioOf: 'with history ÷ without',
         target: 'no growth with history (PK-less 0)',
@@ -213,12 +288,22 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
         value: round(percentile(fullTimes, 50), 2),
         display: `${round(percentile(fullTimes, 50), 2)} (${total(waitFull)} req)`,
         unit: 'ms',
-        floor: { name: 'the same before seeding', value: round(percentile(emptyTimes, 50), 2), display: `${round(percentile(emptyTimes, 50), 2)} (${total(wait)} req)`, unit: 'ms' },
+        floor: {
+          name: 'the same before seeding',
+          value: round(percentile(emptyTimes, 50), 2),
+          display: `${round(percentile(emptyTimes, 50), 2)} (${total(wait)} req)`,
+          unit: 'ms',
+        },
         ratio: round(percentile(fullTimes, 50) / percentile(emptyTimes, 50), 2),
         ratioOf: 'p50 with history ÷ without',
         target: 'no growth with history (PK-less 0)',
         pass: waitFull.perKind['query-no-pk'] === 0,
-        detail: { perKind: waitFull.perKind, shapes: waitFull.shapes, storageMsPerNotification: waitFull.storageMsPer, withoutHistoryStorageMs: wait.storageMsPer },
+        detail: {
+          perKind: waitFull.perKind,
+          shapes: waitFull.shapes,
+          storageMsPerNotification: waitFull.storageMsPer,
+          withoutHistoryStorageMs: wait.storageMsPer,
+        },
       },
     );
   } catch (error) {

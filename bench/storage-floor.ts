@@ -57,7 +57,11 @@ function rowsFor(id: string, apiKeyHash: string, content: string, now: Date): Tr
   ];
 }
 
-export async function measureStorageFloor(connectionString: string, message: string, options: { seconds: number; configs: { group: number; concurrency: number }[] }): Promise<StorageFloorRun[]> {
+export async function measureStorageFloor(
+  connectionString: string,
+  message: string,
+  options: { seconds: number; configs: { group: number; concurrency: number }[] },
+): Promise<StorageFloorRun[]> {
   const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 } };
   await TableServiceClient.fromConnectionString(connectionString, opts).createTable(TABLE);
   const client = TableClient.fromConnectionString(connectionString, TABLE, opts);

@@ -31,11 +31,23 @@ const sequential = (n: number, body: (i: number) => Record<string, unknown>) => 
 
 try {
   await sequential(10, (i) => ({ self: true, message: `warm-${i}`, wait_for_delivery: true }))();
-  await phase('wait_for_delivery to self', 50, sequential(50, (i) => ({ self: true, message: `self-${i}`, wait_for_delivery: true })));
-  await phase('wait_for_delivery to a phone', 50, sequential(50, (i) => ({ phone: contact.phone, message: `phone-${i}`, wait_for_delivery: true })));
+  await phase(
+    'wait_for_delivery to self',
+    50,
+    sequential(50, (i) => ({ self: true, message: `self-${i}`, wait_for_delivery: true })),
+  );
+  await phase(
+    'wait_for_delivery to a phone',
+    50,
+    sequential(50, (i) => ({ phone: contact.phone, message: `phone-${i}`, wait_for_delivery: true })),
+  );
   await stack.admin('POST', 'disconnect');
   await stack.waitForState('paused');
-  await phase('fire-and-forget while paused (deferred 200)', 50, sequential(50, (i) => ({ self: true, message: `queued-${i}` })));
+  await phase(
+    'fire-and-forget while paused (deferred 200)',
+    50,
+    sequential(50, (i) => ({ self: true, message: `queued-${i}` })),
+  );
   await phase('drain of those 50 after connect', 50, async () => {
     await stack.admin('POST', 'connect');
     await until(() => stack.peer.received.filter((m) => m.text?.startsWith('queued-')).length >= 50, 60_000, 'the drain');

@@ -48,7 +48,11 @@ const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
 /** Sets one variable in the file (replacing an earlier line for it), keeping it private (0600). */
 export function saveToDevEnv(file: string, name: string, value: string): void {
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith(`${name}=`)) : [];
+  const lines = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith(`${name}=`))
+    : [];
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, `${[...lines, `${name}=${quote(value)}`].join('\n')}\n`, { mode: 0o600 });
   if (process.platform !== 'win32') chmodSync(file, 0o600);

@@ -12,8 +12,12 @@ export type OptionSpec = ParseArgsOptionConfig & { description: string; valueNam
 export type OptionSpecs = Record<string, OptionSpec>;
 
 type OptionValue<S extends OptionSpec> = S['type'] extends 'boolean'
-  ? S['multiple'] extends true ? boolean[] : boolean
-  : S['multiple'] extends true ? string[] : string;
+  ? S['multiple'] extends true
+    ? boolean[]
+    : boolean
+  : S['multiple'] extends true
+    ? string[]
+    : string;
 
 export type OptionValues<O extends OptionSpecs> = { [K in keyof O]?: OptionValue<O[K]> };
 

@@ -11,9 +11,7 @@ import { CommandFailed } from './command.js';
 export function openApiKeyStore(env: NodeJS.ProcessEnv): ApiKeyStore {
   const config = loadConfig(env);
   if (!config.apiKeyPepper) {
-    throw new CommandFailed(
-      'WHATSAPP_API_KEY_PEPPER is not set. Set it to the value the API uses (for `npm start`, load .data/dev.env).',
-    );
+    throw new CommandFailed('WHATSAPP_API_KEY_PEPPER is not set. Set it to the value the API uses (for `npm start`, load .data/dev.env).');
   }
   return createApiKeyStore(createTableStore(config.tablesConnection), config.apiKeyPepper);
 }

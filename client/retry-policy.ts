@@ -34,7 +34,12 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 503]);
 export type AttemptOutcome = { kind: 'network' } | { kind: 'http'; status: number; retryAfterSeconds?: number };
 
 /** Milliseconds to wait before the next attempt, or undefined to give up. `attempt` counts from 0. */
-export function retryDelayMs(outcome: AttemptOutcome, attempt: number, options: RetryOptions, random: () => number = Math.random): number | undefined {
+export function retryDelayMs(
+  outcome: AttemptOutcome,
+  attempt: number,
+  options: RetryOptions,
+  random: () => number = Math.random,
+): number | undefined {
   if (attempt >= options.retries) return undefined;
   if (outcome.kind === 'http' && !RETRYABLE_STATUSES.has(outcome.status)) {
     if (!(outcome.status === 409 && outcome.retryAfterSeconds !== undefined)) return undefined;

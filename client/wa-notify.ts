@@ -93,7 +93,11 @@ export class WaNotify {
     const key = request.idempotency_key;
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'X-API-KEY': this.#apiKey };
     if (key !== undefined) headers['Idempotency-Key'] = key;
-    const answer = await this.#request(`${this.url}${NOTIFY_PATH}`, { method: 'POST', headers, body: JSON.stringify(body) }, key !== undefined);
+    const answer = await this.#request(
+      `${this.url}${NOTIFY_PATH}`,
+      { method: 'POST', headers, body: JSON.stringify(body) },
+      key !== undefined,
+    );
 
     if (answer.status === 502 || answer.status === 504) {
       const report = deliveryReportBodySchema.safeParse(answer.body);
@@ -103,7 +107,9 @@ export class WaNotify {
     const has = (field: string) => typeof answer.body === 'object' && answer.body !== null && field in answer.body;
     // Deferred is a 200 with `deferred: true` (contract v1.1); with wait_for_delivery it carries `data` too.
     if (has('deferred')) return { ...expectShape(deferredBodySchema, answer), kind: 'deferred' };
-    return has('data') ? { ...expectShape(deliveryReportBodySchema, answer), kind: 'delivery' } : { ...expectShape(queuedBodySchema, answer), kind: 'queued' };
+    return has('data')
+      ? { ...expectShape(deliveryReportBodySchema, answer), kind: 'delivery' }
+      : { ...expectShape(queuedBodySchema, answer), kind: 'queued' };
   }
 
   /** GET /api/v1/whatsapp/notify/{id}: per-recipient state. A read, so it is retried without a key. */
@@ -124,7 +130,11 @@ export class WaNotify {
       let failure: WaNotifyError | undefined;
       try {
         answer = await this.#once(url, init);
-        outcome = { kind: 'http', status: answer.status, ...(answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}) };
+        outcome = {
+          kind: 'http',
+          status: answer.status,
+          ...(answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+        };
       } catch (error) {
         failure = networkError(error, this.url, this.#timeoutMs);
         outcome = { kind: 'network' };
@@ -154,7 +164,19 @@ export class WaNotify {
 
 /** Only the contract's fields, so a stray property on the caller's object never reaches the server. */
 function notifyBody(request: SendRequest): Record<string, unknown> {
-  const fields = ['self', 'username', 'phone', 'phones', 'message', 'image_path', 'document_path', 'caption', 'filename', 'wait_for_delivery', 'idempotency_key'] as const;
+  const fields = [
+    'self',
+    'username',
+    'phone',
+    'phones',
+    'message',
+    'image_path',
+    'document_path',
+    'caption',
+    'filename',
+    'wait_for_delivery',
+    'idempotency_key',
+  ] as const;
   const body: Record<string, unknown> = {};
   for (const name of fields) {
     const value = (request as Partial<Record<(typeof fields)[number], unknown>>)[name];

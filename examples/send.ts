@@ -29,7 +29,12 @@ const apiKey = process.env.WA_NOTIFY_APIKEY;
 if (!apiKey) refuse('set WA_NOTIFY_APIKEY to your API key (create one with: npx wa-notify apikey create <name>)');
 const args = process.argv.slice(2);
 const envTo = process.env.WA_NOTIFY_TO;
-const [to, message] = args.length === 2 ? [args[0]!, args[1]!] : args.length === 1 && envTo ? [envTo, args[0]!] : refuse('no recipient: give it as the first argument or set WA_NOTIFY_TO', true);
+const [to, message] =
+  args.length === 2
+    ? [args[0]!, args[1]!]
+    : args.length === 1 && envTo
+      ? [envTo, args[0]!]
+      : refuse('no recipient: give it as the first argument or set WA_NOTIFY_TO', true);
 
 const wa = new WaNotify({ apiKey }); // the URL from WA_NOTIFY_URL, else http://127.0.0.1:7071
 const recipient: SendRequest = to === 'self' ? { self: true } : { phone: to };

@@ -60,7 +60,10 @@ function isForbiddenPosix(p: string): boolean {
 }
 
 function isForbiddenWindows(p: string): boolean {
-  const folded = p.replace(/\\/g, '/').toLowerCase().replace(/^\/\/[?.]\//, '');
+  const folded = p
+    .replace(/\\/g, '/')
+    .toLowerCase()
+    .replace(/^\/\/[?.]\//, '');
   return FORBIDDEN_WINDOWS.test(folded);
 }
 

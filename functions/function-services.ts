@@ -65,7 +65,12 @@ export function createFunctionServices(options: { config?: Config; clock?: Clock
     keyLimiter: createRateLimiter(config.rateLimit, clock),
     clock,
     log,
-    settings: { waitTimeoutMs: config.waitTimeoutMs, queueTtlMs: config.queueTtlMs, offlinePolicy: config.offlinePolicy, defaultCountry: config.defaultCountry },
+    settings: {
+      waitTimeoutMs: config.waitTimeoutMs,
+      queueTtlMs: config.queueTtlMs,
+      offlinePolicy: config.offlinePolicy,
+      defaultCountry: config.defaultCountry,
+    },
     // A claim unanswered for longer than any request can take belongs to an instance that died.
     idempotency: createIdempotencyStore({ tables, clock, log, staleAfterMs: config.waitTimeoutMs + 60_000 }),
   });

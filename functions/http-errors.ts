@@ -31,7 +31,8 @@ export const ATTACHMENT_HINT =
 export const attachmentNotAllowed = (field: 'image_path' | 'document_path') =>
   new HttpError(400, `${field} is not allowed`, field, {}, { hint: ATTACHMENT_HINT });
 /** `why` says why no key was read when the body could not carry one (contract v1.1). */
-export const unauthorized = (why?: string) => new HttpError(401, why === undefined ? 'Invalid or missing API key' : `Invalid or missing API key (${why})`);
+export const unauthorized = (why?: string) =>
+  new HttpError(401, why === undefined ? 'Invalid or missing API key' : `Invalid or missing API key (${why})`);
 export const notFound = (message: string) => new HttpError(404, message);
 export const conflict = (message: string) => new HttpError(409, message);
 export const tooLarge = (message: string, field?: string) => new HttpError(413, message, field);
@@ -39,7 +40,10 @@ export const tooLarge = (message: string, field?: string) => new HttpError(413, 
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new HttpError(429, message, undefined, { 'Retry-After': String(retryAfterSeconds) });
 export const keyRateLimited = (d: { rate: string; retryAfterSeconds: number }) =>
-  tooManyRequests(`Too many requests for this API key (${d.rate}, WHATSAPP_RATE_LIMIT); retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
+  tooManyRequests(
+    `Too many requests for this API key (${d.rate}, WHATSAPP_RATE_LIMIT); retry in ${d.retryAfterSeconds} s`,
+    d.retryAfterSeconds,
+  );
 export const addressRateLimited = (d: { rate: string; retryAfterSeconds: number }) =>
   tooManyRequests(`Too many failed API key attempts from this address (${d.rate}); retry in ${d.retryAfterSeconds} s`, d.retryAfterSeconds);
 export const unavailable = (message: string) => new HttpError(503, message, undefined, { 'Retry-After': '5' });
@@ -52,7 +56,17 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
   };
 }
 
-const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'REQUEST_SEND_ERROR']);
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'REQUEST_SEND_ERROR',
+]);
 
 /**
  * Table storage unreachable or failing on its side (Azure SDK `RestError` without a status, 5xx or

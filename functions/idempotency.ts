@@ -89,7 +89,8 @@ export function createIdempotencyStore(deps: {
       await client()
         .deleteEntity(pk, rk, { etag: current })
         .catch((error: unknown) => {
-          if (!isNotFound(error) && !isPreconditionFailed(error)) log.warn({ err: (error as Error).message }, 'could not release an idempotency key');
+          if (!isNotFound(error) && !isPreconditionFailed(error))
+            log.warn({ err: (error as Error).message }, 'could not release an idempotency key');
         });
     };
     return {
@@ -100,7 +101,14 @@ export function createIdempotencyStore(deps: {
         if (!REMEMBERED_STATUSES.has(status) || typeof response.body !== 'string') return release();
         try {
           const result = await client().updateEntity(
-            { partitionKey: pk, rowKey: rk, state: 'done', status, body: response.body, headers: JSON.stringify(plainHeaders(response.headers)) },
+            {
+              partitionKey: pk,
+              rowKey: rk,
+              state: 'done',
+              status,
+              body: response.body,
+              headers: JSON.stringify(plainHeaders(response.headers)),
+            },
             'Merge',
             { etag: current },
           );
@@ -149,7 +157,8 @@ export function createIdempotencyStore(deps: {
         }
       };
       const deadline = clock.now() + waitMs;
-      const busy = () => new HttpError(409, 'A request with this Idempotency-Key is still being processed; retry later', undefined, { 'Retry-After': '1' });
+      const busy = () =>
+        new HttpError(409, 'A request with this Idempotency-Key is still being processed; retry later', undefined, { 'Retry-After': '1' });
       // Bounded: about waitMs of polling, plus a few lost races.
       for (let round = 0; round < Math.ceil(waitMs / 100) + 10; round++) {
         const row = await getEntityOrUndefined<IdempotencyEntity>(client(), pk, rk);

@@ -8,10 +8,11 @@ import type { FunctionServices } from './function-services.js';
 import { functionRoutes, type FunctionHandlers } from './routes.js';
 
 let services: Promise<FunctionServices> | undefined;
-const lazy = (pick: (h: FunctionHandlers) => FunctionHandlers[keyof FunctionHandlers]) => async (request: HttpRequest, context: InvocationContext) => {
-  services ??= import('./function-services.js').then((m) => m.createFunctionServices());
-  return pick((await services).handlers)(request, context);
-};
+const lazy =
+  (pick: (h: FunctionHandlers) => FunctionHandlers[keyof FunctionHandlers]) => async (request: HttpRequest, context: InvocationContext) => {
+    services ??= import('./function-services.js').then((m) => m.createFunctionServices());
+    return pick((await services).handlers)(request, context);
+  };
 
 const { app } = azureFunctions; // a CommonJS package: named imports fail under ESM
 

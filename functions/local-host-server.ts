@@ -73,73 +73,82 @@ export async function startLocalHost(options: {
   const { log } = options;
 
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
-  const server = http.createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout / 2, 1_000) }, async (req, res) => {
-    try {
-      // Real clients send `//api/v1/...` (OpenAlgo's SDK with a host ending in `/`). Runs of slashes
-      // collapse to one before routing; a leading `//` would otherwise read as a host name in new URL().
-      req.url = collapseSlashes(req.url ?? '/');
-      const url = new URL(req.url, `http://${req.headers.host ?? '127.0.0.1'}`);
-      if (options.extra?.(req, res)) return;
-      const method = (req.method ?? 'GET').toUpperCase();
-      let match: { route: CompiledRoute; values: RegExpExecArray } | undefined;
-      const allow = new Set<string>();
-      for (const route of compiled) {
-        const values = route.pattern.exec(url.pathname);
-        if (!values) continue;
-        for (const m of route.definition.allow ?? route.definition.methods) allow.add(m);
-        if ((route.definition.methods as string[]).includes(method)) {
-          match = { route, values };
-          break;
+  const server = http.createServer(
+    { requestTimeout, headersTimeout: Math.min(requestTimeout, 15_000), connectionsCheckingInterval: Math.min(requestTimeout / 2, 1_000) },
+    async (req, res) => {
+      try {
+        // Real clients send `//api/v1/...` (OpenAlgo's SDK with a host ending in `/`). Runs of slashes
+        // collapse to one before routing; a leading `//` would otherwise read as a host name in new URL().
+        req.url = collapseSlashes(req.url ?? '/');
+        const url = new URL(req.url, `http://${req.headers.host ?? '127.0.0.1'}`);
+        if (options.extra?.(req, res)) return;
+        const method = (req.method ?? 'GET').toUpperCase();
+        let match: { route: CompiledRoute; values: RegExpExecArray } | undefined;
+        const allow = new Set<string>();
+        for (const route of compiled) {
+          const values = route.pattern.exec(url.pathname);
+          if (!values) continue;
+          for (const m of route.definition.allow ?? route.definition.methods) allow.add(m);
+          if ((route.definition.methods as string[]).includes(method)) {
+            match = { route, values };
+            break;
+          }
         }
+        if (!match) {
+          send(res, allow.size > 0 ? methodNotAllowed(method, [...allow]) : routeNotFound());
+          return;
+        }
+        const remote = req.socket.remoteAddress ?? 'unknown'; // read before the body: stopping early detaches the socket
+        // A declared length over the cap is not read at all: the handler sees the header and answers 413.
+        const declaredTooLarge = Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES;
+        const { bytes, truncated, aborted } = declaredTooLarge
+          ? { bytes: Buffer.alloc(0), truncated: true }
+          : await readBody(req, MAX_BODY_BYTES);
+        if (aborted) {
+          res.setHeader('Connection', 'close');
+          send(res, { status: 400, jsonBody: { status: 'error', message: 'body ended before it was complete', field: 'body' } });
+          return;
+        }
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(req.headers)) {
+          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        // What Azure's front end does: X-Forwarded-For ends with the client's address. Behind a proxy on
+        // this host that is the address the proxy saw; otherwise the socket's, so a remote client
+        // cannot forge one. (Without this, every client behind a tunnel shared one failed-auth brake.)
+        headers['x-forwarded-for'] = clientAddressOf(remote, headers['x-forwarded-for']);
+        if (!declaredTooLarge) delete headers['content-length']; // the handler measures the bytes it is given
+        const params: Record<string, string> = {};
+        match.route.params.forEach((name, i) => {
+          params[name] = decodeURIComponent(match!.values[i + 1]!);
+        });
+        const request = new HttpRequest({
+          method,
+          url: url.toString(),
+          headers,
+          query: Object.fromEntries(url.searchParams),
+          params,
+          ...(bytes.length > 0 ? { body: { bytes } } : {}),
+        });
+        const context = new InvocationContext({ functionName: match.route.definition.name, logHandler: () => undefined });
+        const response = await match.route.definition.handler(request, context);
+        if (truncated) res.setHeader('Connection', 'close');
+        send(res, response);
+      } catch (error) {
+        log.error({ err: error }, 'local host failed to serve a request');
+        send(res, { status: 500, jsonBody: { status: 'error', message: 'Internal error' } });
       }
-      if (!match) {
-        send(res, allow.size > 0 ? methodNotAllowed(method, [...allow]) : routeNotFound());
-        return;
-      }
-      const remote = req.socket.remoteAddress ?? 'unknown'; // read before the body: stopping early detaches the socket
-      // A declared length over the cap is not read at all: the handler sees the header and answers 413.
-      const declaredTooLarge = Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES;
-      const { bytes, truncated, aborted } = declaredTooLarge ? { bytes: Buffer.alloc(0), truncated: true } : await readBody(req, MAX_BODY_BYTES);
-      if (aborted) {
-        res.setHeader('Connection', 'close');
-        send(res, { status: 400, jsonBody: { status: 'error', message: 'body ended before it was complete', field: 'body' } });
-        return;
-      }
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-      }
-      // What Azure's front end does: X-Forwarded-For ends with the client's address. Behind a proxy on
-      // this host that is the address the proxy saw; otherwise the socket's, so a remote client
-      // cannot forge one. (Without this, every client behind a tunnel shared one failed-auth brake.)
-      headers['x-forwarded-for'] = clientAddressOf(remote, headers['x-forwarded-for']);
-      if (!declaredTooLarge) delete headers['content-length']; // the handler measures the bytes it is given
-      const params: Record<string, string> = {};
-      match.route.params.forEach((name, i) => {
-        params[name] = decodeURIComponent(match!.values[i + 1]!);
-      });
-      const request = new HttpRequest({
-        method,
-        url: url.toString(),
-        headers,
-        query: Object.fromEntries(url.searchParams),
-        params,
-        ...(bytes.length > 0 ? { body: { bytes } } : {}),
-      });
-      const context = new InvocationContext({ functionName: match.route.definition.name, logHandler: () => undefined });
-      const response = await match.route.definition.handler(request, context);
-      if (truncated) res.setHeader('Connection', 'close');
-      send(res, response);
-    } catch (error) {
-      log.error({ err: error }, 'local host failed to serve a request');
-      send(res, { status: 500, jsonBody: { status: 'error', message: 'Internal error' } });
-    }
-  });
+    },
+  );
   server.keepAliveTimeout = 65_000;
   // Malformed HTTP (bad framing, lying lengths, timeouts) still gets the contract's JSON error.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     const [status, message] =
-      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request timed out'] : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request headers too large'] : [400, 'Malformed HTTP request'];
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request timed out']
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request headers too large']
+          : [400, 'Malformed HTTP request'];
     const answering = (socket as typeof socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (!socket.writable || answering?.headersSent) {
       socket.destroy();

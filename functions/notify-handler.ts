@@ -18,16 +18,7 @@ import type { RequestAuthenticator } from './request-auth.js';
 import type { AttachmentPreparer, PreparedContent } from './attachment-preparer.js';
 import { FRAME_DATA_BYTES } from '../shared/attachment-frames.js';
 import { fileChunks } from './file-chunks.js';
-import {
-  HttpError,
-  badRequest,
-  conflict,
-  errorResponse,
-  notFound,
-  tooLarge,
-  keyRateLimited,
-  unavailable,
-} from './http-errors.js';
+import { HttpError, badRequest, conflict, errorResponse, notFound, tooLarge, keyRateLimited, unavailable } from './http-errors.js';
 import { deferredResponse, deliveryResponse, queuedResponse } from './notify-response.js';
 import { readJsonBody, whyNoKeyInBody, type BodyResult } from './request-body.js';
 import type { SidecarClient } from './notify-socket-client.js';
@@ -56,13 +47,18 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
     const value = body.kind === 'json' ? body.value : undefined;
     const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
     const fromBody = isObject ? (value as Record<string, unknown>).apikey : undefined;
-    return deps.authenticate(request, typeof fromBody === 'string' ? fromBody : undefined, isObject ? undefined : whyNoKeyInBody(request, body));
+    return deps.authenticate(
+      request,
+      typeof fromBody === 'string' ? fromBody : undefined,
+      isObject ? undefined : whyNoKeyInBody(request, body),
+    );
   };
 
   /** The `Idempotency-Key` header or the `idempotency_key` field (both: they must agree). */
   const idempotencyKeyOf = (request: HttpRequest, body: NotifyRequest): string | undefined => {
     const header = request.headers.get('idempotency-key') ?? undefined;
-    if (header !== undefined && (header.length < 1 || header.length > 128)) throw badRequest('Idempotency-Key', 'must be 1 to 128 characters');
+    if (header !== undefined && (header.length < 1 || header.length > 128))
+      throw badRequest('Idempotency-Key', 'must be 1 to 128 characters');
     if (header !== undefined && body.idempotencyKey !== undefined && header !== body.idempotencyKey) {
       throw badRequest('idempotency_key', 'differs from the Idempotency-Key header');
     }
@@ -131,7 +127,13 @@ export function createNotifyHandler(deps: NotifyHandlerDeps): HttpHandlerFn {
     }
   };
 
-  async function forward(id: string, notifyRequest: NotifyRequest, apiKey: ApiKeyRecord, recipients: WireRecipient[], prepared: PreparedContent): Promise<HttpResponseInit> {
+  async function forward(
+    id: string,
+    notifyRequest: NotifyRequest,
+    apiKey: ApiKeyRecord,
+    recipients: WireRecipient[],
+    prepared: PreparedContent,
+  ): Promise<HttpResponseInit> {
     const now = clock.now();
     const notification: WireNotification = {
       id,

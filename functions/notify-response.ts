@@ -28,13 +28,7 @@ export function deferredResponse(id: string, queued: number, skipped: number, pe
  * The wait_for_delivery answer: 200 when all were sent, 200 with status error when some failed,
  * 502 when none was sent, 504 with `pending` when time ran out first.
  */
-export function deliveryResponse(
-  id: string,
-  recipients: string[],
-  reports: Report[],
-  done: boolean,
-  skipped: number,
-): HttpResponseInit {
+export function deliveryResponse(id: string, recipients: string[], reports: Report[], done: boolean, skipped: number): HttpResponseInit {
   const byTo = new Map(reports.map((r) => [r.to, r]));
   const sent = recipients.filter((to) => byTo.get(to)?.outcome === 'sent');
   const failed = recipients

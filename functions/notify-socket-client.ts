@@ -302,7 +302,8 @@ export function createSidecarClient(deps: {
 
   const connect = (): Promise<WebSocket> => {
     if (closed) return Promise.reject(new Error('client closed'));
-    if (isOpen(socket) && (!several || roleOf(socket) !== 'standby' || Date.now() - lastSearch < probeIntervalMs)) return Promise.resolve(socket);
+    if (isOpen(socket) && (!several || roleOf(socket) !== 'standby' || Date.now() - lastSearch < probeIntervalMs))
+      return Promise.resolve(socket);
     connecting ??= search().finally(() => {
       connecting = undefined;
     });
@@ -325,12 +326,15 @@ export function createSidecarClient(deps: {
     for (const upload of uploads) {
       let previous: Uint8Array | undefined;
       for await (const chunk of upload.chunks()) {
-        if (previous) void sendFrame(encodeAttachmentFrame({ requestId, slot: upload.slot, last: false, data: previous })).catch(() => undefined);
+        if (previous)
+          void sendFrame(encodeAttachmentFrame({ requestId, slot: upload.slot, last: false, data: previous })).catch(() => undefined);
         previous = chunk;
         if (inFlight.size >= MAX_FRAMES_IN_FLIGHT) await Promise.race(inFlight);
         if (ws.readyState !== WebSocket.OPEN) return;
       }
-      void sendFrame(encodeAttachmentFrame({ requestId, slot: upload.slot, last: true, data: previous ?? new Uint8Array() })).catch(() => undefined);
+      void sendFrame(encodeAttachmentFrame({ requestId, slot: upload.slot, last: true, data: previous ?? new Uint8Array() })).catch(
+        () => undefined,
+      );
     }
     await Promise.allSettled(inFlight);
   };
@@ -376,7 +380,9 @@ export function createSidecarClient(deps: {
         };
         write(ws, { v: PROTOCOL_VERSION, type: 'send', requestId, notification, rejectIfOffline: options.rejectIfOffline });
         if (options.attachments?.length) {
-          streamAttachments(ws, requestId, options.attachments).catch((error: unknown) => log.warn({ err: error }, 'attachment upload to the sidecar failed'));
+          streamAttachments(ws, requestId, options.attachments).catch((error: unknown) =>
+            log.warn({ err: error }, 'attachment upload to the sidecar failed'),
+          );
         }
       });
       if (answer === 'lost' || answer === 'timeout') {

@@ -11,11 +11,22 @@ import type { HttpHandlerFn } from './notify-handler.js';
 
 /** `2592000000` → `30d`: the window as an operator would have written it. */
 const describeWindow = (ms: number): string => {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const)
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
 };
 
-export function createNotifyStatusHandler(deps: { authenticate: RequestAuthenticator; queue: NotificationQueue; log: Logger; historyMs: number }): HttpHandlerFn {
+export function createNotifyStatusHandler(deps: {
+  authenticate: RequestAuthenticator;
+  queue: NotificationQueue;
+  log: Logger;
+  historyMs: number;
+}): HttpHandlerFn {
   // Removed history and ids that never existed look the same in storage, so the answer names both.
   const gone = `Notification not found: it never existed, or it is past the history window (finished notifications are kept for ${describeWindow(deps.historyMs)})`;
   return async (request) => {

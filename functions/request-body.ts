@@ -6,10 +6,7 @@ import type { HttpRequest } from '@azure/functions';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
-export type BodyResult =
-  | { kind: 'json'; value: unknown }
-  | { kind: 'invalid'; message: string; empty?: true }
-  | { kind: 'tooLarge' };
+export type BodyResult = { kind: 'json'; value: unknown } | { kind: 'invalid'; message: string; empty?: true } | { kind: 'tooLarge' };
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -43,6 +40,7 @@ export function whyNoKeyInBody(request: HttpRequest, body: BodyResult): string |
   const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (body.kind === 'json') return `the body is JSON but not an object; ${SEND_INSTEAD}`;
   if (body.empty) return `the body is empty; ${SEND_INSTEAD}`;
-  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') return `the body is form-encoded, not JSON; ${SEND_INSTEAD}`;
+  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data')
+    return `the body is form-encoded, not JSON; ${SEND_INSTEAD}`;
   return `the body is not JSON; ${SEND_INSTEAD}`;
 }

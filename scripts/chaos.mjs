@@ -20,12 +20,22 @@ rmSync(report, { force: true });
 const count = process.env.CHAOS_COUNT ?? '400';
 const jest = spawnSync(
   process.execPath,
-  [path.join(root, 'scripts', 'test.mjs'), '--runInBand', '--testTimeout=300000', 'test/crash-recovery.test.ts', 'test/storage-outage.test.ts', 'test/standby.test.ts'],
+  [
+    path.join(root, 'scripts', 'test.mjs'),
+    '--runInBand',
+    '--testTimeout=300000',
+    'test/crash-recovery.test.ts',
+    'test/storage-outage.test.ts',
+    'test/standby.test.ts',
+  ],
   { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CHAOS_COUNT: count, CHAOS_REPORT: report } },
 );
 
 const rows = existsSync(report)
-  ? readFileSync(report, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
+  ? readFileSync(report, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
   : [];
 const expected = [
   'kill -9 sidecar mid-burst',
@@ -40,7 +50,19 @@ const seconds = (ms) => (ms === undefined ? '-' : (ms / 1000).toFixed(1));
 const pad = (v, n) => String(v).padEnd(n);
 console.log(`\nchaos: ${count} fire-and-forget notifications per scenario, counted at the WhatsApp peer\n`);
 console.log(
-  [pad('scenario', 44), pad('answered', 9), pad('not answered', 22), pad('lost', 5), pad('duplicated', 11), pad('unanswered x2', 14), pad('resends (same id)', 18), pad('seconds', 8), pad('max sockets', 12), pad('takeover: open', 15), 'first delivery'].join(' '),
+  [
+    pad('scenario', 44),
+    pad('answered', 9),
+    pad('not answered', 22),
+    pad('lost', 5),
+    pad('duplicated', 11),
+    pad('unanswered x2', 14),
+    pad('resends (same id)', 18),
+    pad('seconds', 8),
+    pad('max sockets', 12),
+    pad('takeover: open', 15),
+    'first delivery',
+  ].join(' '),
 );
 let ok = jest.status === 0;
 for (const name of expected) {
@@ -50,7 +72,10 @@ for (const name of expected) {
     ok = false;
     continue;
   }
-  const notAnswered = Object.entries(r.notAnswered).map(([k, v]) => `${k}: ${v}`).join(', ') || '-';
+  const notAnswered =
+    Object.entries(r.notAnswered)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ') || '-';
   console.log(
     [
       pad(name, 44),

@@ -145,7 +145,9 @@ const KEPT_ENV_NAMES = ['WA_NOTIFY_APIKEY'];
 function writeEnvFile(vars) {
   const quote = (v) => `'${String(v).replace(/'/g, `'\\''`)}'`;
   const kept = existsSync(ENV_FILE)
-    ? readFileSync(ENV_FILE, 'utf8').split('\n').filter((l) => KEPT_ENV_NAMES.some((name) => l.startsWith(`${name}=`)))
+    ? readFileSync(ENV_FILE, 'utf8')
+        .split('\n')
+        .filter((l) => KEPT_ENV_NAMES.some((name) => l.startsWith(`${name}=`)))
     : [];
   const lines = [
     '# Written by `npm start` for the wa-notify CLI, which reads it (the environment wins);',
@@ -280,7 +282,10 @@ function startAzurite(port) {
   const child = startChild('azurite', process.execPath, args);
   return new Promise((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new StartError(`Azurite did not start within ${AZURITE_TIMEOUT_MS / 1000} s`)), AZURITE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new StartError(`Azurite did not start within ${AZURITE_TIMEOUT_MS / 1000} s`)),
+      AZURITE_TIMEOUT_MS,
+    );
     const onData = (chunk) => {
       seen = (seen + chunk.toString()).slice(-4096);
       if (seen.includes('successfully started')) {
@@ -327,7 +332,9 @@ async function main() {
   const portNames = Object.keys(ports).filter((name) => !ownStorage || name !== 'AZURITE_TABLE_PORT');
   for (const name of portNames) {
     if (await isListening(ports[name])) {
-      throw new StartError(`port ${ports[name]} (${name}) is already in use: is another \`npm start\` running? Set ${name} to use another port`);
+      throw new StartError(
+        `port ${ports[name]} (${name}) is already in use: is another \`npm start\` running? Set ${name} to use another port`,
+      );
     }
   }
 
@@ -337,7 +344,9 @@ async function main() {
   for (const [name, port] of Object.entries(ports)) env[name] = String(port);
   env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
 
-  const storage = ownStorage ? { WHATSAPP_TABLES_CONNECTION: process.env.WHATSAPP_TABLES_CONNECTION } : { AZURITE_TABLE_PORT: ports.AZURITE_TABLE_PORT };
+  const storage = ownStorage
+    ? { WHATSAPP_TABLES_CONNECTION: process.env.WHATSAPP_TABLES_CONNECTION }
+    : { AZURITE_TABLE_PORT: ports.AZURITE_TABLE_PORT };
   writeEnvFile({
     ...storage,
     WHATSAPP_API_KEY_PEPPER: secrets.WHATSAPP_API_KEY_PEPPER,
@@ -361,14 +370,19 @@ async function main() {
     const id = env.WHATSAPP_SIDECAR_ID ?? os.hostname();
     env.WHATSAPP_SESSION_LEASE ??= '10s';
     env.WHATSAPP_SIDECAR_URL ??= [ports.WHATSAPP_SIDECAR_PORT, ports.WHATSAPP_STANDBY_PORT].map((p) => `ws://127.0.0.1:${p}/ws`).join(',');
-    const first = startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], { env: { ...env, WHATSAPP_SIDECAR_ID: id }, survivable: true });
+    const first = startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], {
+      env: { ...env, WHATSAPP_SIDECAR_ID: id },
+      survivable: true,
+    });
     // Only the function socket port moves; the admin port follows it unless set for the first.
     const { WHATSAPP_ADMIN_PORT: _adminPort, ...standbyEnv } = env;
     const second = startChild('standby', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], {
       env: { ...standbyEnv, WHATSAPP_SIDECAR_ID: `${id}-standby`, WHATSAPP_SIDECAR_PORT: String(ports.WHATSAPP_STANDBY_PORT) },
       survivable: true,
     });
-    say(`two sidecars: "${id}" (pid ${first.proc.pid}, port ${ports.WHATSAPP_SIDECAR_PORT}) and "${id}-standby" (pid ${second.proc.pid}, port ${ports.WHATSAPP_STANDBY_PORT}); session lease ${env.WHATSAPP_SESSION_LEASE}`);
+    say(
+      `two sidecars: "${id}" (pid ${first.proc.pid}, port ${ports.WHATSAPP_SIDECAR_PORT}) and "${id}-standby" (pid ${second.proc.pid}, port ${ports.WHATSAPP_STANDBY_PORT}); session lease ${env.WHATSAPP_SESSION_LEASE}`,
+    );
   } else {
     startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], { env });
   }
@@ -376,7 +390,10 @@ async function main() {
   else startChild('functions', process.execPath, [path.join(ROOT, functionsEntry)], { env });
 
   if (!(await waitForPort(ports.FUNCTIONS_PORT))) {
-    if (!stopping) warn(`the function host is not listening on ${ports.FUNCTIONS_PORT} after ${READY_TIMEOUT_MS / 1000} s; still waiting, see its output above`);
+    if (!stopping)
+      warn(
+        `the function host is not listening on ${ports.FUNCTIONS_PORT} after ${READY_TIMEOUT_MS / 1000} s; still waiting, see its output above`,
+      );
     return;
   }
   const password = fromEnv.has('WHATSAPP_ADMIN_PASSWORD')

@@ -1,6 +1,6 @@
 // `npm test` — the one test command, also what .ci/run calls. On a fresh clone it installs what the
 // tests need (npm packages; Debian's chromium for the admin-page browser tests), compiles (tests
-// start the compiled sidecar as a child process), then runs jest in ESM mode (Baileys, used by the
+// start the compiled sidecar as a child process), lints (ESLint, Prettier), then runs jest in ESM mode (Baileys, used by the
 // loopback WhatsApp peer in test/, is ESM-only). Extra arguments go to jest.
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -31,6 +31,9 @@ if (!existsSync(CHROMIUM)) {
 }
 
 run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+// Lint and format are part of the suite: a finding fails `npm test` like a failing test would.
+run(process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
+run(process.execPath, [path.join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level', 'warn', '.']);
 const resultsFile = path.join(root, 'test-output', 'jest-results.json');
 const jest = spawnSync(
   process.execPath,
@@ -42,7 +45,11 @@ const jest = spawnSync(
     `--outputFile=${resultsFile}`,
     ...process.argv.slice(2),
   ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules'].filter(Boolean).join(' ') } },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules'].filter(Boolean).join(' ') },
+  },
 );
 // A plain closing line that any CI reader understands.
 if (existsSync(resultsFile)) {

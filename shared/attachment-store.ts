@@ -105,7 +105,9 @@ export function createAttachmentStore(tables: TableStore): AttachmentStore {
       for (const slot of ['image', 'document'] as const) {
         const pk = partition(notificationId, slot);
         for await (const e of client().listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) {
-          await client().deleteEntity(pk, e.rowKey!).catch(() => undefined);
+          await client()
+            .deleteEntity(pk, e.rowKey!)
+            .catch(() => undefined);
         }
       }
     },

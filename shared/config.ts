@@ -114,8 +114,16 @@ const envSchema = z.object({
       }
       return country;
     }),
-  WHATSAPP_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
-  WHATSAPP_MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(100 * 1024 * 1024),
+  WHATSAPP_MAX_IMAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(16 * 1024 * 1024),
+  WHATSAPP_MAX_DOCUMENT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(100 * 1024 * 1024),
   WHATSAPP_WS_URL: optionalText,
   // This sidecar's stable identity (queue leases, session lease): a restart with the same id
   // resumes its own unfinished sends at once. Must differ between sidecars running side by side.
@@ -200,7 +208,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Same host: one listener serves both. Another host: its own port, next to the sidecar's.
     adminPort:
       e.WHATSAPP_ADMIN_PORT ??
-      ((e.WHATSAPP_ADMIN_HOST ?? '127.0.0.1') === e.WHATSAPP_SIDECAR_HOST || e.WHATSAPP_SIDECAR_PORT === 0 ? e.WHATSAPP_SIDECAR_PORT : e.WHATSAPP_SIDECAR_PORT + 1),
+      ((e.WHATSAPP_ADMIN_HOST ?? '127.0.0.1') === e.WHATSAPP_SIDECAR_HOST || e.WHATSAPP_SIDECAR_PORT === 0
+        ? e.WHATSAPP_SIDECAR_PORT
+        : e.WHATSAPP_SIDECAR_PORT + 1),
     rateLimit: e.WHATSAPP_RATE_LIMIT,
     waitTimeoutMs: e.WHATSAPP_WAIT_TIMEOUT_MS,
     sendIntervalMs: e.WHATSAPP_SEND_INTERVAL_MS,

@@ -8,15 +8,43 @@ import { maskPhone } from './phone-number.js';
 export type { Logger };
 
 const REDACT = [
-  'apikey', '*.apikey', 'apiKey', '*.apiKey', 'key', '*.key',
-  'token', '*.token', 'password', '*.password', 'secret', '*.secret', 'pepper', '*.pepper',
-  'authorization', '*.authorization', 'cookie', '*.cookie',
-  'headers.authorization', 'headers["x-api-key"]', 'headers.cookie',
-  'creds', '*.creds', 'session', '*.session',
+  'apikey',
+  '*.apikey',
+  'apiKey',
+  '*.apiKey',
+  'key',
+  '*.key',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'pepper',
+  '*.pepper',
+  'authorization',
+  '*.authorization',
+  'cookie',
+  '*.cookie',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers.cookie',
+  'creds',
+  '*.creds',
+  'session',
+  '*.session',
   // A logged request (`{ req }`) or the config object must not leak either.
-  '*.headers.authorization', '*.headers["x-api-key"]', '*.headers.cookie',
-  'sidecarToken', '*.sidecarToken', 'adminPassword', '*.adminPassword',
-  'apiKeyPepper', '*.apiKeyPepper', 'sessionSecret', '*.sessionSecret',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  '*.headers.cookie',
+  'sidecarToken',
+  '*.sidecarToken',
+  'adminPassword',
+  '*.adminPassword',
+  'apiKeyPepper',
+  '*.apiKeyPepper',
+  'sessionSecret',
+  '*.sessionSecret',
 ];
 
 const DIGIT_RUN = /(?<![0-9A-Za-z])\+?\d{7,15}(?![0-9A-Za-z])/g;
@@ -36,7 +64,12 @@ function maskDeep(value: unknown, depth: number): unknown {
     for (const [k, d] of Object.entries(Object.getOwnPropertyDescriptors(value))) {
       // Read through the original (V8 may define `stack` as an accessor bound to it).
       const own = 'value' in d ? d.value : (Reflect.get(value, k) as unknown);
-      Object.defineProperty(copy, k, { configurable: true, writable: true, enumerable: d.enumerable ?? false, value: maskDeep(own, depth + 1) });
+      Object.defineProperty(copy, k, {
+        configurable: true,
+        writable: true,
+        enumerable: d.enumerable ?? false,
+        value: maskDeep(own, depth + 1),
+      });
     }
     return copy;
   }

@@ -142,7 +142,9 @@ export class NotificationExists extends Error {
   }
 }
 
-export type RecipientPatch = Partial<Pick<RecipientRow, 'to' | 'state' | 'attempts' | 'nextAttemptAt' | 'leaseOwner' | 'leaseUntil' | 'error' | 'messageIds'>>;
+export type RecipientPatch = Partial<
+  Pick<RecipientRow, 'to' | 'state' | 'attempts' | 'nextAttemptAt' | 'leaseOwner' | 'leaseUntil' | 'error' | 'messageIds'>
+>;
 
 /** What an insert wrote: the recipient rows as stored (with their ETags) and the open index row's ETag. */
 export interface Inserted {
@@ -384,7 +386,8 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
   type BatchResult = { subResponses: { etag?: string; rowKey?: string }[] };
   const etagAt = (result: BatchResult, position: number): string => result.subResponses[position]?.etag ?? '';
   /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
-  const withEtags = (p: PendingInsert, result: BatchResult, offset: number) => p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
+  const withEtags = (p: PendingInsert, result: BatchResult, offset: number) =>
+    p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
   const insertOne = async (p: PendingInsert): Promise<void> => {
     try {
       p.resolve(withEtags(p, await client().submitTransaction(p.actions), 0));
@@ -435,7 +438,9 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
     async commit(group) {
       if (group.length === 1) return saveOne(group[0]!);
       try {
-        const result = await client().submitTransaction(group.map((p): TransactionAction => ['update', toEntity(p.row), 'Replace', { etag: p.row.etag }]));
+        const result = await client().submitTransaction(
+          group.map((p): TransactionAction => ['update', toEntity(p.row), 'Replace', { etag: p.row.etag }]),
+        );
         group.forEach((p, i) => {
           const etag = etagAt(result, i);
           p.resolve({ ...p.row, etag: etag || p.row.etag });
@@ -460,7 +465,9 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       // never a notification nobody will find.
       const openEtag = await ensureOpen(partitionOf(notification.id), options.owner === true);
       const rows = rowsFor(notification, options.claim);
-      const stored = await new Promise<RecipientRow[]>((resolve, reject) => insert({ notification, rows, actions: actionsFor(notification, rows), resolve, reject }));
+      const stored = await new Promise<RecipientRow[]>((resolve, reject) =>
+        insert({ notification, rows, actions: actionsFor(notification, rows), resolve, reject }),
+      );
       return { rows: stored, openEtag };
     },
 
@@ -469,7 +476,9 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       await tables.ensureTables();
       let header: HeaderEntity | undefined;
       const recipients: RecipientRow[] = [];
-      const entities = await listIn<HeaderEntity | RecipientEntity>(odata`PartitionKey eq ${partitionOf(id)} and RowKey ge ${id} and RowKey lt ${`${id}~~`}`);
+      const entities = await listIn<HeaderEntity | RecipientEntity>(
+        odata`PartitionKey eq ${partitionOf(id)} and RowKey ge ${id} and RowKey lt ${`${id}~~`}`,
+      );
       for (const e of entities) {
         if (e.kind === 'notification' && e.rowKey === id) header = e as HeaderEntity;
         else if (e.kind === 'recipient') recipients.push(toRow(e as RecipientEntity & { etag: string }));
@@ -558,7 +567,9 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
     async retiredBefore(before, limit) {
       await tables.ensureTables();
       const out: RetiredPartition[] = [];
-      const iter = client().listEntities<{ partition: string }>({ queryOptions: { filter: odata`PartitionKey eq ${HISTORY_PK} and RowKey lt ${historyStamp(before)}` } });
+      const iter = client().listEntities<{ partition: string }>({
+        queryOptions: { filter: odata`PartitionKey eq ${HISTORY_PK} and RowKey lt ${historyStamp(before)}` },
+      });
       for await (const e of iter) {
         out.push({ partition: e.partition, historyKey: e.rowKey! });
         if (out.length >= limit) break;
@@ -569,7 +580,10 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
     async removePartition({ partition, historyKey }) {
       await tables.ensureTables();
       const count = await removeWholePartition(client(), partition);
-      for (const [pk, rk] of [[OPEN_PK, partition], [HISTORY_PK, historyKey]] as const) {
+      for (const [pk, rk] of [
+        [OPEN_PK, partition],
+        [HISTORY_PK, historyKey],
+      ] as const) {
         await client()
           .deleteEntity(pk, rk)
           .catch((error: unknown) => {

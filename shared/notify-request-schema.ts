@@ -16,8 +16,7 @@ const codePoints = (text: string): number => {
   return n;
 };
 
-const typeError = (expected: string) => (issue: { input: unknown }) =>
-  issue.input === undefined ? 'is required' : `must be ${expected}`;
+const typeError = (expected: string) => (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : `must be ${expected}`);
 
 const phoneNumber = (rules: PhoneRules) =>
   z.union([z.string(), z.number()], { error: typeError('a string or an integer') }).transform((value, ctx) => {
@@ -41,38 +40,38 @@ const message = z
   });
 
 const notifyFields = (rules: PhoneRules) => ({
-    apikey: z.string({ error: typeError('a string') }).optional(),
-    self: z.boolean({ error: typeError('a boolean') }).optional(),
-    username: z
-      .string({ error: typeError('a string') })
-      .refine((u) => codePoints(u) >= 1 && codePoints(u) <= 64, { message: 'must be 1 to 64 characters' })
-      .optional(),
-    phone: phoneNumber(rules).optional(),
-    phones: z
-      .array(phoneNumber(rules), { error: typeError('an array of phone numbers') })
-      .min(1, 'must list at least one phone number')
-      .max(MAX_PHONES_IN_REQUEST, `must list at most ${MAX_PHONES_IN_REQUEST} phone numbers`)
-      .optional(),
-    message: message.optional(),
-    image_path: attachmentPath.optional(),
-    document_path: attachmentPath.optional(),
-    caption: z
-      .string({ error: typeError('a string') })
-      .refine((c) => codePoints(c) <= MAX_CAPTION_CODE_POINTS, { message: `must be at most ${MAX_CAPTION_CODE_POINTS} characters` })
-      .optional(),
-    filename: z
-      .string({ error: typeError('a string') })
-      .refine((f) => f.length >= 1 && codePoints(f) <= 255, { message: 'must be 1 to 255 characters' })
-      // eslint-disable-next-line no-control-regex
-      .refine((f) => !/[/\\\u0000-\u001f\u007f]/.test(f), { message: 'must not contain /, \\ or control characters' })
-      .optional(),
-    wait_for_delivery: z.boolean({ error: typeError('a boolean') }).optional(),
-    idempotency_key: z
-      .string({ error: typeError('a string') })
-      .min(1, 'must not be empty')
-      // Code points, like every length here and like JSON Schema's maxLength in the OpenAPI document.
-      .refine((k) => codePoints(k) <= 128, { message: 'must be at most 128 characters' })
-      .optional(),
+  apikey: z.string({ error: typeError('a string') }).optional(),
+  self: z.boolean({ error: typeError('a boolean') }).optional(),
+  username: z
+    .string({ error: typeError('a string') })
+    .refine((u) => codePoints(u) >= 1 && codePoints(u) <= 64, { message: 'must be 1 to 64 characters' })
+    .optional(),
+  phone: phoneNumber(rules).optional(),
+  phones: z
+    .array(phoneNumber(rules), { error: typeError('an array of phone numbers') })
+    .min(1, 'must list at least one phone number')
+    .max(MAX_PHONES_IN_REQUEST, `must list at most ${MAX_PHONES_IN_REQUEST} phone numbers`)
+    .optional(),
+  message: message.optional(),
+  image_path: attachmentPath.optional(),
+  document_path: attachmentPath.optional(),
+  caption: z
+    .string({ error: typeError('a string') })
+    .refine((c) => codePoints(c) <= MAX_CAPTION_CODE_POINTS, { message: `must be at most ${MAX_CAPTION_CODE_POINTS} characters` })
+    .optional(),
+  filename: z
+    .string({ error: typeError('a string') })
+    .refine((f) => f.length >= 1 && codePoints(f) <= 255, { message: 'must be 1 to 255 characters' })
+    // eslint-disable-next-line no-control-regex
+    .refine((f) => !/[/\\\u0000-\u001f\u007f]/.test(f), { message: 'must not contain /, \\ or control characters' })
+    .optional(),
+  wait_for_delivery: z.boolean({ error: typeError('a boolean') }).optional(),
+  idempotency_key: z
+    .string({ error: typeError('a string') })
+    .min(1, 'must not be empty')
+    // Code points, like every length here and like JSON Schema's maxLength in the OpenAPI document.
+    .refine((k) => codePoints(k) <= 128, { message: 'must be at most 128 characters' })
+    .optional(),
 });
 
 const FIELD_NAMES = Object.keys(notifyFields({}));
@@ -116,10 +115,7 @@ function notifyBodySchemaFor(rules: PhoneRules): typeof notifyBodySchema {
   return schema;
 }
 
-export type RecipientSelector =
-  | { kind: 'self' }
-  | { kind: 'username'; username: string }
-  | { kind: 'phones'; phones: string[] };
+export type RecipientSelector = { kind: 'self' } | { kind: 'username'; username: string } | { kind: 'phones'; phones: string[] };
 
 export interface NotifyRequest {
   recipient: RecipientSelector;

@@ -86,7 +86,10 @@ const orNull = (type: string) => [type, 'null'];
  */
 function notifyRequestComponent(fieldNames: string[]): JsonObject {
   const properties: Record<string, JsonObject> = {
-    apikey: { type: orNull('string'), description: 'API key. Also accepted from the `X-API-KEY` header when the body has none (or `null`).' },
+    apikey: {
+      type: orNull('string'),
+      description: 'API key. Also accepted from the `X-API-KEY` header when the body has none (or `null`).',
+    },
     self: { type: orNull('boolean'), description: "`true`: send to the paired device's own number. `false` counts as absent." },
     username: {
       type: orNull('string'),
@@ -111,12 +114,14 @@ function notifyRequestComponent(fieldNames: string[]): JsonObject {
     image_path: {
       type: orNull('string'),
       minLength: 1,
-      description: 'Absolute server-local path of a JPEG, PNG or WebP image inside the attachment allowlist (`WHATSAPP_ATTACHMENT_ROOTS`). Anything outside → 400 `image_path is not allowed`.',
+      description:
+        'Absolute server-local path of a JPEG, PNG or WebP image inside the attachment allowlist (`WHATSAPP_ATTACHMENT_ROOTS`). Anything outside → 400 `image_path is not allowed`.',
     },
     document_path: {
       type: orNull('string'),
       minLength: 1,
-      description: 'Absolute server-local path of a regular file inside the attachment allowlist. Anything outside → 400 `document_path is not allowed`.',
+      description:
+        'Absolute server-local path of a regular file inside the attachment allowlist. Anything outside → 400 `document_path is not allowed`.',
     },
     caption: {
       type: orNull('string'),
@@ -128,17 +133,20 @@ function notifyRequestComponent(fieldNames: string[]): JsonObject {
       minLength: 1,
       maxLength: 255,
       pattern: '^[^/\\\\\\u0000-\\u001f\\u007f]+$',
-      description: "Display name for the document (default: the file's base name): no `/`, `\\` or control characters. Needs `document_path`.",
+      description:
+        "Display name for the document (default: the file's base name): no `/`, `\\` or control characters. Needs `document_path`.",
     },
     wait_for_delivery: {
       type: orNull('boolean'),
-      description: 'Default `false`. `true`: answer with the delivery report once every recipient is sent or failed (or 504 after `WHATSAPP_WAIT_TIMEOUT_MS`); while WhatsApp is offline, at once with `deferred: true`.',
+      description:
+        'Default `false`. `true`: answer with the delivery report once every recipient is sent or failed (or 504 after `WHATSAPP_WAIT_TIMEOUT_MS`); while WhatsApp is offline, at once with `deferred: true`.',
     },
     idempotency_key: {
       type: orNull('string'),
       minLength: 1,
       maxLength: 128,
-      description: '*Extension*, same as the `Idempotency-Key` header: a repeat with the same key and API key within 24 h sends nothing again and returns the first answer.',
+      description:
+        '*Extension*, same as the `Idempotency-Key` header: a repeat with the same key and API key within 24 h sends nothing again and returns the first answer.',
     },
   };
   const missing = fieldNames.filter((name) => !properties[name]);
@@ -159,7 +167,10 @@ function notifyRequestComponent(fieldNames: string[]): JsonObject {
           { title: 'phones', ...present('phones') },
         ],
       },
-      { description: '`message` (not whitespace-only) unless an attachment is given.', anyOf: [present('message', { type: 'string', pattern: '\\S' }), ...attachment] },
+      {
+        description: '`message` (not whitespace-only) unless an attachment is given.',
+        anyOf: [present('message', { type: 'string', pattern: '\\S' }), ...attachment],
+      },
       { description: '`caption` needs `image_path` or `document_path`.', if: present('caption'), then: { anyOf: attachment } },
       { description: '`filename` needs `document_path`.', if: present('filename'), then: present('document_path') },
     ],
@@ -206,7 +217,7 @@ export function buildOpenApiDocument(): JsonObject {
       summary: 'WhatsApp notifications over one HTTP call.',
       description:
         'Sends text, an image and/or a document to the paired phone itself, one phone, a linked username, or up to 5 phones. ' +
-        'Request and response shapes follow OpenAlgo\'s WhatsApp notify API; fields marked *extension* are wa-notify\'s own. ' +
+        "Request and response shapes follow OpenAlgo's WhatsApp notify API; fields marked *extension* are wa-notify's own. " +
         'Every response is JSON; errors are `{"status":"error","message":…,"field"?:…}`.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
@@ -230,7 +241,8 @@ export function buildOpenApiDocument(): JsonObject {
               name: 'Idempotency-Key',
               in: 'header',
               required: false,
-              description: '*Extension*: a repeat with the same key and API key within 24 h sends nothing again and returns the first answer.',
+              description:
+                '*Extension*: a repeat with the same key and API key within 24 h sends nothing again and returns the first answer.',
               schema: { type: 'string', minLength: 1, maxLength: 128 },
             },
           ],
@@ -290,7 +302,8 @@ export function buildOpenApiDocument(): JsonObject {
           type: 'apiKey',
           in: 'header',
           name: 'X-API-KEY',
-          description: 'On POST the key may instead be the `apikey` field of the JSON body (OpenAlgo compatible); the body wins when both are given.',
+          description:
+            'On POST the key may instead be the `apikey` field of the JSON body (OpenAlgo compatible); the body wins when both are given.',
         },
         ApiKeyQuery: { type: 'apiKey', in: 'query', name: 'apikey' },
       },
@@ -319,7 +332,11 @@ export function openApiRoute(): (req: IncomingMessage, res: ServerResponse) => b
       return true;
     }
     body ??= openApiJson();
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Access-Control-Allow-Origin': '*',
+      'Cache-Control': 'no-cache',
+    });
     res.end(method === 'HEAD' ? undefined : body);
     return true;
   };

@@ -8,7 +8,8 @@ import { isNotFound } from './table-store.js';
 /** Deletes every row of one partition; returns how many there were. */
 export async function removeWholePartition(client: TableClient, partitionKey: string): Promise<number> {
   const keys: string[] = [];
-  for await (const e of client.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}`, select: ['RowKey'] } })) keys.push(e.rowKey!);
+  for await (const e of client.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey}`, select: ['RowKey'] } }))
+    keys.push(e.rowKey!);
   for (let i = 0; i < keys.length; i += 100) {
     const slice = keys.slice(i, i + 100);
     await client.submitTransaction(slice.map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }])).catch(async () => {

@@ -14,7 +14,12 @@ export function parseRateLimit(text: string): RateLimitSpec | undefined {
   return { limit, windowMs: WINDOWS[match[2]!.toLowerCase()]! };
 }
 
-const UNITS: Array<[string, number]> = [['day', 86_400_000], ['hour', 3_600_000], ['minute', 60_000], ['second', 1000]];
+const UNITS: Array<[string, number]> = [
+  ['day', 86_400_000],
+  ['hour', 3_600_000],
+  ['minute', 60_000],
+  ['second', 1000],
+];
 
 /** `{ limit: 30, windowMs: 60000 }` → `30 per minute`; `5 per 5 minutes` for a window of several units. */
 export function describeRateLimit(spec: RateLimitSpec): string {

@@ -33,7 +33,10 @@ export function createAckWaiter(): AckWaiter {
       });
     },
     acked(messageId, errorCode) {
-      settle(messageId, errorCode ? { ok: false, error: `WhatsApp refused the message (error ${errorCode})`, code: errorCode } : { ok: true });
+      settle(
+        messageId,
+        errorCode ? { ok: false, error: `WhatsApp refused the message (error ${errorCode})`, code: errorCode } : { ok: true },
+      );
     },
     cancel(messageId) {
       settle(messageId, { ok: false, error: 'not sent' });

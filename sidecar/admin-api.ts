@@ -49,7 +49,15 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
       deps.authorize(req, method !== 'GET');
       return handler(req, res, params);
     });
-  const recipientView = (r: RecipientRow) => ({ id: r.notificationId, index: r.index, to: r.to, state: r.state, attempts: r.attempts, error: r.error, updated_at: new Date(r.updatedAt).toISOString() });
+  const recipientView = (r: RecipientRow) => ({
+    id: r.notificationId,
+    index: r.index,
+    to: r.to,
+    state: r.state,
+    attempts: r.attempts,
+    error: r.error,
+    updated_at: new Date(r.updatedAt).toISOString(),
+  });
 
   /** Applies `patch` to each recipient of notification `id` that `pick` selects; ETag races re-read the row (bounded). */
   const patchRecipients = async (id: string, pick: (r: RecipientRow) => boolean, patch: () => RecipientPatch) => {
@@ -93,7 +101,8 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
   route('GET', 'users', async (_req, res) => sendJson(res, 200, { users: await deps.users.list() }));
   route('POST', 'users', async (req, res) => {
     const body = linkBody.safeParse(await readJson(req));
-    if (!body.success) throw fieldError(String(body.error.issues[0]?.path[0] ?? 'body'), 'username (1–64 characters) and phone are required');
+    if (!body.success)
+      throw fieldError(String(body.error.issues[0]?.path[0] ?? 'body'), 'username (1–64 characters) and phone are required');
     const phone = normalisePhone(body.data.phone, deps.phoneRules);
     if (!phone.ok) throw fieldError('phone', describePhoneProblem('phone', phone));
     sendJson(res, 200, { status: 'success', user: await deps.users.link(body.data.username, phone.digits) });
@@ -145,12 +154,25 @@ export function adminApiRoutes(router: HttpRouter, deps: AdminApiDeps): void {
     if (n.recipients.some((r) => r.state === 'expired') || n.expiresAt <= Date.now()) {
       await deps.queue.extendExpiry(id, Date.now() + (deps.queueTtlMs ?? 24 * 3_600_000));
     }
-    const retried = await patchRecipients(id, retryable, () => ({ state: 'queued', nextAttemptAt: Date.now(), error: undefined, leaseOwner: undefined, leaseUntil: undefined }));
+    const retried = await patchRecipients(id, retryable, () => ({
+      state: 'queued',
+      nextAttemptAt: Date.now(),
+      error: undefined,
+      leaseOwner: undefined,
+      leaseUntil: undefined,
+    }));
     sendJson(res, 200, { status: 'success', id, retried: retried ?? 0 });
   });
   route('POST', 'queue/:id/cancel', async (_req, res, { id }) => {
     const unfinished = (r: RecipientRow) => r.state === 'queued' || r.state === 'sending';
-    const cancelled = id ? await patchRecipients(id, unfinished, () => ({ state: 'failed', error: 'cancelled by admin', leaseOwner: undefined, leaseUntil: undefined })) : undefined;
+    const cancelled = id
+      ? await patchRecipients(id, unfinished, () => ({
+          state: 'failed',
+          error: 'cancelled by admin',
+          leaseOwner: undefined,
+          leaseUntil: undefined,
+        }))
+      : undefined;
     if (cancelled === undefined) throw new HttpError(404, 'Notification not found');
     sendJson(res, 200, { status: 'success', id, cancelled });
   });

@@ -54,7 +54,18 @@ interface Session {
 
 const signInBody = z.object({ password: z.string().max(1024) });
 
-const PLACEHOLDER_PASSWORDS = new Set(['admin', 'password', 'changeme', 'change-me', 'change_me', 'secret', 'whatsapp', 'openalgo', '12345678', '123456789012']);
+const PLACEHOLDER_PASSWORDS = new Set([
+  'admin',
+  'password',
+  'changeme',
+  'change-me',
+  'change_me',
+  'secret',
+  'whatsapp',
+  'openalgo',
+  '12345678',
+  '123456789012',
+]);
 const MIN_EXPOSED_PASSWORD_LENGTH = 12;
 
 /**
@@ -128,7 +139,15 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   };
 
   const cookie = (req: IncomingMessage, value: string, maxAgeSeconds: number) =>
-    stringifySetCookie({ name: SESSION_COOKIE, value, path: COOKIE_PATH, maxAge: maxAgeSeconds, httpOnly: true, sameSite: 'strict', secure: cameOverTls(req) });
+    stringifySetCookie({
+      name: SESSION_COOKIE,
+      value,
+      path: COOKIE_PATH,
+      maxAge: maxAgeSeconds,
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: cameOverTls(req),
+    });
 
   const disabled = () => new HttpError(401, 'Admin is disabled: set WHATSAPP_ADMIN_PASSWORD');
 
@@ -189,11 +208,20 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     routes(router) {
       router.on('GET', SESSION_ROUTE, (req, res) => {
         const found = password === undefined ? undefined : sessionOf(req);
-        sendJson(res, 200, { signed_in: found !== undefined, admin_enabled: password !== undefined, ...(found ? { csrf: found.session.csrf } : {}) });
+        sendJson(res, 200, {
+          signed_in: found !== undefined,
+          admin_enabled: password !== undefined,
+          ...(found ? { csrf: found.session.csrf } : {}),
+        });
       });
       router.on('POST', SESSION_ROUTE, async (req, res) => {
         const { id, session } = await signIn(req);
-        sendJson(res, 200, { status: 'success', signed_in: true, csrf: session.csrf }, { 'Set-Cookie': cookie(req, id, Math.floor(ttlMs / 1000)) });
+        sendJson(
+          res,
+          200,
+          { status: 'success', signed_in: true, csrf: session.csrf },
+          { 'Set-Cookie': cookie(req, id, Math.floor(ttlMs / 1000)) },
+        );
       });
       router.on('DELETE', SESSION_ROUTE, (req, res) => {
         authorize(req, true);

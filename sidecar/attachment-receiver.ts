@@ -46,7 +46,14 @@ export function createAttachmentReceiver(store: AttachmentStore, flow?: FlowCont
       flow?.resume();
     }
   };
-  const uploads = new Map<string, { slots: Map<AttachmentSlot, SlotState & { writer: ReturnType<AttachmentStore['writer']> }>; fail: (e: Error) => void; check: () => void }>();
+  const uploads = new Map<
+    string,
+    {
+      slots: Map<AttachmentSlot, SlotState & { writer: ReturnType<AttachmentStore['writer']> }>;
+      fail: (e: Error) => void;
+      check: () => void;
+    }
+  >();
 
   return {
     expect(requestId, notificationId, declared, timeoutMs) {
@@ -59,7 +66,13 @@ export function createAttachmentReceiver(store: AttachmentStore, flow?: FlowCont
       done.catch(() => undefined); // observed by the caller; never an unhandled rejection
       const slots = new Map<AttachmentSlot, SlotState & { writer: ReturnType<AttachmentStore['writer']> }>();
       for (const [slot, size] of Object.entries(declared) as [AttachmentSlot, number][]) {
-        slots.set(slot, { declared: size, received: 0, chain: Promise.resolve(), finished: false, writer: store.writer(notificationId, slot) });
+        slots.set(slot, {
+          declared: size,
+          received: 0,
+          chain: Promise.resolve(),
+          finished: false,
+          writer: store.writer(notificationId, slot),
+        });
       }
       const timer = setTimeout(() => fail(new Error('attachment bytes did not arrive in time')), timeoutMs);
       const fail = (error: Error) => {

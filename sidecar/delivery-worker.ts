@@ -83,7 +83,6 @@ export interface DeliveryWorkerDeps {
   sendIntervalMs: number;
   /** Recipients in flight at once when pacing is off (default 16). */
   maxInFlight?: number;
-  leaseMs?: number;
   /** How often the `open` index is read for partitions other writers added (default 10 s). */
   pollMs?: number;
   random?: () => number;
@@ -138,7 +137,6 @@ const keyOf = (r: { notificationId: string; index: number }) => `${r.notificatio
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const { queue, session, clock, log } = deps;
   const random = deps.random ?? Math.random;
-  const leaseMs = deps.leaseMs ?? 120_000;
   const pollMs = deps.pollMs ?? 10_000;
   const expirySweepMs = deps.expirySweepMs ?? 60_000;
   const retireAfterMs = deps.retireAfterMs ?? 120_000;
@@ -363,7 +361,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       if (running) schedule(e);
       return;
     }
-    const base = { to: e.row.to === 'self' && to !== 'self' ? to : e.row.to, attempts: e.row.attempts + 1, leaseOwner: undefined, leaseUntil: undefined };
+    const base = {
+      to: e.row.to === 'self' && to !== 'self' ? to : e.row.to,
+      attempts: e.row.attempts + 1,
+      leaseOwner: undefined,
+      leaseUntil: undefined,
+    };
     if (outcome.kind === 'sent') {
       e.row = { ...e.row, ...base, state: laterState(e.row.state === 'sending' ? 'queued' : e.row.state, 'sent'), error: undefined };
       log.info({ id: n.id, to: maskPhone(to) }, 'sent');
@@ -551,7 +554,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     },
     owns: () => owning,
     snapshot() {
-      const unfinished = [...entries.values()].map((e) => e.row).sort((a, b) => a.notificationId.localeCompare(b.notificationId) || a.index - b.index);
+      const unfinished = [...entries.values()]
+        .map((e) => e.row)
+        .sort((a, b) => a.notificationId.localeCompare(b.notificationId) || a.index - b.index);
       let oldest: number | undefined;
       for (const t of notifications.values()) if (t.live > 0 && (oldest === undefined || t.n.createdAt < oldest)) oldest = t.n.createdAt;
       return { unfinished, recent: [...recent], oldestCreatedAt: oldest };

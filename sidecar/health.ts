@@ -53,7 +53,13 @@ export function createHealth(deps: HealthDeps) {
     if (standby) reasons.push(`standby: ${holder ? `sidecar ${holder}` : 'another sidecar'} holds the WhatsApp session`);
     else if (!whatsappOpen) reasons.push(`WhatsApp is ${state === 'open' ? 'reconnecting' : state}`);
     if (storage !== 'ok') reasons.push('Table storage is unreachable');
-    return { ready: reasons.length === 0, standby: standby === true, ...(holder ? { holder } : {}), checks: { whatsapp: state, storage }, reasons };
+    return {
+      ready: reasons.length === 0,
+      standby: standby === true,
+      ...(holder ? { holder } : {}),
+      checks: { whatsapp: state, storage },
+      reasons,
+    };
   };
 
   return {

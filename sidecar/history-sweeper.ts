@@ -15,7 +15,13 @@ import type { TableStore } from '../shared/table-store.js';
 const BATCH = 50;
 const MAX_ROUNDS = 20;
 
-export function createHistorySweeper(deps: { queue: NotificationQueue; tables: TableStore; clock: Clock; log: Logger; historyMs: number }): () => Promise<void> {
+export function createHistorySweeper(deps: {
+  queue: NotificationQueue;
+  tables: TableStore;
+  clock: Clock;
+  log: Logger;
+  historyMs: number;
+}): () => Promise<void> {
   const { queue, tables, clock, log } = deps;
   // The first sweep looks a week of days back (the sidecar may have been down); later ones two days.
   let idempotencyDays = 7;

@@ -13,7 +13,8 @@ export type MessagePart =
 export function messageParts(content: NotificationContent): MessagePart[] {
   const parts: MessagePart[] = [];
   if (content.message !== undefined) parts.push({ kind: 'text', text: content.message });
-  if (content.image) parts.push({ kind: 'image', mimetype: content.image.mimetype, ...(content.caption !== undefined ? { caption: content.caption } : {}) });
+  if (content.image)
+    parts.push({ kind: 'image', mimetype: content.image.mimetype, ...(content.caption !== undefined ? { caption: content.caption } : {}) });
   if (content.document) parts.push({ kind: 'document', fileName: content.document.fileName, mimetype: content.document.mimetype });
   if (content.document && !content.image && content.caption !== undefined) parts.push({ kind: 'text', text: content.caption });
   return parts;

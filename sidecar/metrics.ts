@@ -14,7 +14,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../shared/clock.js';
-import type { Logger } from '../shared/logger.js';
 import type { DeliveryWorker } from './delivery-worker.js';
 import { describeDisconnect } from './disconnect-policy.js';
 import type { HttpRouter } from './http-router.js';
@@ -33,8 +32,8 @@ export interface SidecarMetrics {
   stop(): void;
 }
 
-export function createSidecarMetrics(deps: { clock: Clock; log: Logger; defaultMetrics?: boolean }): SidecarMetrics {
-  const { clock, log } = deps;
+export function createSidecarMetrics(deps: { clock: Clock; defaultMetrics?: boolean }): SidecarMetrics {
+  const { clock } = deps;
   const registry = new Registry();
   if (deps.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'wa_notify_sidecar_' });
   const unsubscribe: (() => void)[] = [];
@@ -59,7 +58,7 @@ export function createSidecarMetrics(deps: { clock: Clock; log: Logger; defaultM
 
   const ackLatency = new Histogram({
     name: 'wa_notify_ack_latency_seconds',
-    help: "Time from handing a message to WhatsApp to its server acknowledgement, by result (ok, refused, error)",
+    help: 'Time from handing a message to WhatsApp to its server acknowledgement, by result (ok, refused, error)',
     labelNames: ['result'] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [registry],

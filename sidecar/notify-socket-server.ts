@@ -94,7 +94,15 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     for (const w of set) {
       // `self` was reported as the paired JID: accept it for a watcher that expected `self`.
       const key = w.expected.has(r.to) ? r.to : w.expected.has('self') ? 'self' : r.to;
-      write(w.ws, { v: PROTOCOL_VERSION, type: 'report', requestId: w.requestId, id: r.notificationId, to: r.to, outcome: r.outcome, ...(r.error ? { error: r.error } : {}) });
+      write(w.ws, {
+        v: PROTOCOL_VERSION,
+        type: 'report',
+        requestId: w.requestId,
+        id: r.notificationId,
+        to: r.to,
+        outcome: r.outcome,
+        ...(r.error ? { error: r.error } : {}),
+      });
       w.seen.add(key);
       if ([...w.expected].every((e) => w.seen.has(e))) {
         write(w.ws, { v: PROTOCOL_VERSION, type: 'done', requestId: w.requestId, id: r.notificationId });
@@ -118,12 +126,24 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     const upload = Object.keys(declared).length > 0 ? receiver.expect(m.requestId, n.id, declared, 30_000 + totalBytes / 2_000) : undefined;
     const reject = (status: 409 | 413 | 429 | 503 | 400, message: string, retryAfterSeconds?: number) => {
       upload?.discard();
-      write(ws, { v: PROTOCOL_VERSION, type: 'rejected', requestId: m.requestId, status, message, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) });
+      write(ws, {
+        v: PROTOCOL_VERSION,
+        type: 'rejected',
+        requestId: m.requestId,
+        status,
+        message,
+        ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+      });
     };
     if ((declared.image ?? 0) > deps.caps.image) return reject(413, 'image_path is larger than the configured limit');
     if ((declared.document ?? 0) > deps.caps.document) return reject(413, 'document_path is larger than the configured limit');
     const limit = deps.keyLimiter.hit(n.apiKeyHash);
-    if (!limit.allowed) return reject(429, `Too many requests for this API key (${limit.rate}, WHATSAPP_RATE_LIMIT); retry in ${limit.retryAfterSeconds} s`, limit.retryAfterSeconds);
+    if (!limit.allowed)
+      return reject(
+        429,
+        `Too many requests for this API key (${limit.rate}, WHATSAPP_RATE_LIMIT); retry in ${limit.retryAfterSeconds} s`,
+        limit.retryAfterSeconds,
+      );
     const open = session.isOpen();
     if (!open && m.rejectIfOffline) return reject(409, 'WhatsApp is offline; nothing was queued');
     if (upload) {
@@ -153,7 +173,15 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
     if (n.waitForDelivery && open) {
       addWatcher(n.id, { ws, requestId: m.requestId, expected: new Set(recipients), seen: new Set() });
     }
-    write(ws, { v: PROTOCOL_VERSION, type: 'accepted', requestId: m.requestId, id: n.id, queued: recipients.length, deferred: !open, recipients });
+    write(ws, {
+      v: PROTOCOL_VERSION,
+      type: 'accepted',
+      requestId: m.requestId,
+      id: n.id,
+      queued: recipients.length,
+      deferred: !open,
+      recipients,
+    });
     if (inserted) {
       const { recipients: _wire, ...header } = stored;
       worker.accepted({ ...header, recipientCount: inserted.rows.length, recipients: inserted.rows }, inserted.openEtag);
@@ -234,7 +262,9 @@ export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySo
         abortHandshake(socket, 401);
         return true;
       }
-      const offered = String(request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const offered = String(request.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim());
       if (!offered.includes(SUBPROTOCOL)) {
         abortHandshake(socket, 400);
         return true;

@@ -23,7 +23,11 @@ export function createPartContentBuilder(attachments?: AttachmentSource): PartCo
       if (!attachments) throw new Error('attachments are not configured');
       const stream = await attachments.open(notification.id, part.kind);
       if (part.kind === 'image') {
-        return { image: { stream: stream as never }, mimetype: part.mimetype, ...(part.caption !== undefined ? { caption: part.caption } : {}) };
+        return {
+          image: { stream: stream as never },
+          mimetype: part.mimetype,
+          ...(part.caption !== undefined ? { caption: part.caption } : {}),
+        };
       }
       return { document: { stream: stream as never }, mimetype: part.mimetype, fileName: part.fileName };
     },

@@ -11,7 +11,10 @@ import { parseMessageId } from '../shared/message-ids.js';
 import type { NotificationQueue } from '../shared/notification-queue.js';
 import { messageParts } from './message-parts.js';
 
-export function createQueuedMessageLookup(deps: { queue: Pick<NotificationQueue, 'header'>; log: Logger }): (id: string) => Promise<proto.IMessage | undefined> {
+export function createQueuedMessageLookup(deps: {
+  queue: Pick<NotificationQueue, 'header'>;
+  log: Logger;
+}): (id: string) => Promise<proto.IMessage | undefined> {
   return async (id) => {
     const ref = parseMessageId(id);
     if (!ref) return undefined;

@@ -13,7 +13,9 @@ export interface SentMessageStore {
   size(): number;
 }
 
-export function createSentMessageStore(options: { limit?: number; lookup?: (id: string) => Promise<proto.IMessage | undefined> } = {}): SentMessageStore {
+export function createSentMessageStore(
+  options: { limit?: number; lookup?: (id: string) => Promise<proto.IMessage | undefined> } = {},
+): SentMessageStore {
   const messages = new LRUCache<string, proto.IMessage>({ max: options.limit ?? 5_000 });
   return {
     remember(id, message) {

@@ -237,7 +237,8 @@ export function createSessionLease(deps: {
           .deleteEntity(LEASE_PK, LEASE_RK, { etag: release, ...bounded() })
           .then(() => log.info('session lease released'))
           .catch((error: unknown) => {
-            if (!isNotFound(error) && !isPreconditionFailed(error)) log.warn({ err: (error as Error).message }, 'could not release the session lease');
+            if (!isNotFound(error) && !isPreconditionFailed(error))
+              log.warn({ err: (error as Error).message }, 'could not release the session lease');
           });
       }
     },

@@ -47,7 +47,12 @@ export interface SidecarApp {
   stop(): Promise<void>;
 }
 
-export async function startSidecar(options: { config: Config; clock?: Clock; log?: Logger; printQr?: (qr: string) => void }): Promise<SidecarApp> {
+export async function startSidecar(options: {
+  config: Config;
+  clock?: Clock;
+  log?: Logger;
+  printQr?: (qr: string) => void;
+}): Promise<SidecarApp> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger({ level: config.logLevel, name: 'sidecar' });
@@ -74,7 +79,7 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
   });
   const attachments = createAttachmentStore(tables);
   const sendBudget = createSendBudget({ limits: config.sendBudget, clock, log });
-  const metrics = createSidecarMetrics({ clock, log });
+  const metrics = createSidecarMetrics({ clock });
   const QUEUE_LEASE_MS = 120_000;
   const worker = createDeliveryWorker({
     queue,
@@ -88,7 +93,6 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     // Expiry is checked often enough to be timely for short TTLs, at most once a minute.
     expirySweepMs: Math.min(60_000, Math.max(1_000, config.queueTtlMs / 4)),
     beforeSend: () => sendBudget.acquire(),
-    leaseMs: QUEUE_LEASE_MS,
     lease, // the session lease is the one that matters: its holder owns every unfinished row
     // A finished partition leaves the open index 2 min after its minute (writers' clock skew), sooner with a short history.
     retireAfterMs: Math.min(120_000, config.historyMs),
@@ -111,7 +115,13 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
     role: {
       current: () => {
         const holder = lease.holder();
-        return { v: PROTOCOL_VERSION, type: 'role', role: lease.held() ? 'holder' : 'standby', sidecar: config.sidecarId, ...(holder ? { holder } : {}) };
+        return {
+          v: PROTOCOL_VERSION,
+          type: 'role',
+          role: lease.held() ? 'holder' : 'standby',
+          sidecar: config.sidecarId,
+          ...(holder ? { holder } : {}),
+        };
       },
       onChange: (listener) => lease.onChange(() => listener()),
     },
@@ -134,7 +144,15 @@ export async function startSidecar(options: { config: Config; clock?: Clock; log
       const now = clock.now();
       const id = newNotificationId(now);
       const stored = storedNotification(
-        { id, apiKeyHash: 'admin', createdAt: new Date(now).toISOString(), skipped: 0, waitForDelivery: false, recipients: [{ kind: 'self' }], content: { message: 'wa-notify test message: the sidecar can send.' } },
+        {
+          id,
+          apiKeyHash: 'admin',
+          createdAt: new Date(now).toISOString(),
+          skipped: 0,
+          waitForDelivery: false,
+          recipients: [{ kind: 'self' }],
+          content: { message: 'wa-notify test message: the sidecar can send.' },
+        },
         config.queueTtlMs,
       );
       const inserted = await queue.enqueue(stored, { owner: worker.owns() });

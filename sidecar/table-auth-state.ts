@@ -10,7 +10,14 @@
  * memory and set() writes through (one `keys.set` call = entity-group transactions in one
  * partition). Creds are written on every change and never read back.
  */
-import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type AuthenticationState, type SignalDataTypeMap } from '@whiskeysockets/baileys';
+import {
+  BufferJSON,
+  initAuthCreds,
+  proto,
+  type AuthenticationCreds,
+  type AuthenticationState,
+  type SignalDataTypeMap,
+} from '@whiskeysockets/baileys';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { LRUCache } from 'lru-cache';
 import { fromChunkProperties, toChunkProperties } from '../shared/chunked-binary.js';
@@ -66,7 +73,11 @@ interface Slot {
   bytes: number;
 }
 
-export async function loadTableAuthState(tables: TableStore, cipher: SessionCipher, options: TableAuthStateOptions = {}): Promise<TableAuthState> {
+export async function loadTableAuthState(
+  tables: TableStore,
+  cipher: SessionCipher,
+  options: TableAuthStateOptions = {},
+): Promise<TableAuthState> {
   await tables.ensureTables();
   const client = tables.client('session');
 
@@ -74,7 +85,8 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
     const plain = cipher.decrypt(sealed, `${pk}/${rk}`);
     return JSON.parse(Buffer.from(plain).toString('utf8'), BufferJSON.reviver);
   };
-  const seal = (pk: string, rk: string, value: unknown): Uint8Array => cipher.encrypt(Buffer.from(JSON.stringify(value, BufferJSON.replacer)), `${pk}/${rk}`);
+  const seal = (pk: string, rk: string, value: unknown): Uint8Array =>
+    cipher.encrypt(Buffer.from(JSON.stringify(value, BufferJSON.replacer)), `${pk}/${rk}`);
   // Key rows name their type only inside the sealed value's row key, so the type is restored on read.
   const revive = (type: keyof SignalDataTypeMap, value: unknown): unknown =>
     type === 'app-state-sync-key' && value ? proto.Message.AppStateSyncKeyData.fromObject(value as object) : value;
@@ -105,7 +117,8 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
   /** Row keys set() wrote while a load was listing the partition: the listing may be older. */
   let writtenDuringLoad: Set<string> | undefined;
 
-  const listPartition = (pk: string) => client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } });
+  const listPartition = (pk: string) =>
+    client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${pk}` } });
 
   let generation = 0;
   const loadKeys = async (): Promise<void> => {
@@ -214,7 +227,8 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
 
   const deletePartition = async (c: TableClient, pk: string) => {
     const rowKeys: string[] = [];
-    for await (const e of c.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } })) rowKeys.push(e.rowKey!);
+    for await (const e of c.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } }))
+      rowKeys.push(e.rowKey!);
     // Hundreds of key rows after a while: delete them in entity-group transactions, not one by one.
     for (let i = 0; i < rowKeys.length; i += 100) {
       await c.submitTransaction(rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey: pk, rowKey }]));
@@ -224,7 +238,10 @@ export async function loadTableAuthState(tables: TableStore, cipher: SessionCiph
   return {
     state,
     async saveCreds() {
-      await client.upsertEntity({ partitionKey: CREDS_PK, rowKey: CREDS_PK, ...toChunkProperties(seal(CREDS_PK, CREDS_PK, creds)) }, 'Replace');
+      await client.upsertEntity(
+        { partitionKey: CREDS_PK, rowKey: CREDS_PK, ...toChunkProperties(seal(CREDS_PK, CREDS_PK, creds)) },
+        'Replace',
+      );
     },
     isPaired: () => Boolean(creds.registered || creds.me?.id),
     async reload() {

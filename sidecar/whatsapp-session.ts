@@ -116,7 +116,8 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     events.emit('status', view());
   };
   const patchStatus = (patch: Partial<SessionStatus>) => setStatus({ ...status, ...patch });
-  const selfJid = () => (sock?.user?.id ? jidNormalizedUser(sock.user.id) : auth.state.creds.me?.id ? jidNormalizedUser(auth.state.creds.me.id) : undefined);
+  const selfJid = () =>
+    sock?.user?.id ? jidNormalizedUser(sock.user.id) : auth.state.creds.me?.id ? jidNormalizedUser(auth.state.creds.me.id) : undefined;
 
   const closeSocket = (reason: string) => {
     generation++; // events from the old socket are ignored from here on
@@ -161,13 +162,20 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
         return;
       case 'stop':
         wanted = 'pause';
-        setStatus({ state: 'paused', ...(selfJid() ? { me: selfJid() } : {}), last_disconnect: { ...lastDisconnect, reason: action.reason } });
+        setStatus({
+          state: 'paused',
+          ...(selfJid() ? { me: selfJid() } : {}),
+          last_disconnect: { ...lastDisconnect, reason: action.reason },
+        });
         return;
       case 'refresh-version': {
         versionRefreshes++;
         if (versionRefreshes > 3) {
           wanted = 'pause';
-          setStatus({ state: 'paused', last_disconnect: { ...lastDisconnect, reason: 'WhatsApp Web version still refused after refreshing it' } });
+          setStatus({
+            state: 'paused',
+            last_disconnect: { ...lastDisconnect, reason: 'WhatsApp Web version still refused after refreshing it' },
+          });
           return;
         }
         const fresh = await (deps.fetchVersion ?? defaultFetchVersion)().catch(() => undefined);
@@ -291,7 +299,11 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
         void onClose(update);
       }
     });
-    if (status.state !== 'pairing') setStatus({ ...(paired ? { state: 'connecting' } : { state: 'pairing' }), ...(status.last_disconnect ? { last_disconnect: status.last_disconnect } : {}) });
+    if (status.state !== 'pairing')
+      setStatus({
+        ...(paired ? { state: 'connecting' } : { state: 'pairing' }),
+        ...(status.last_disconnect ? { last_disconnect: status.last_disconnect } : {}),
+      });
   };
 
   return {
@@ -354,7 +366,8 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       wanted = 'pause';
       if (reconnectTimer) clearTimeout(reconnectTimer);
       const s = sock;
-      if (s && status.state === 'open') await s.logout().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'logout request failed'));
+      if (s && status.state === 'open')
+        await s.logout().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'logout request failed'));
       closeSocket('unlinked');
       await auth.wipe();
       setStatus({ state: 'logged_out' });
@@ -421,10 +434,12 @@ async function defaultFetchVersion(): Promise<WAVersion | undefined> {
 export async function fetchWaWebVersion(url: string, timeoutMs = 3_000): Promise<WAVersion | undefined> {
   const res = await fetch(url, {
     signal: AbortSignal.timeout(timeoutMs),
-    headers: { 'sec-fetch-site': 'none', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' },
+    headers: {
+      'sec-fetch-site': 'none',
+      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    },
   });
   if (!res.ok) return undefined;
   const match = /\\?"client_revision\\?":\s*(\d+)/.exec(await res.text());
   return match?.[1] ? [2, 3000, Number(match[1])] : undefined;
 }
-

@@ -114,14 +114,20 @@ describe('state-changing calls with the cookie', () => {
 
   test('with the token but a cross-site Origin → 403', async () => {
     const { cookie, csrf } = await session('198.51.100.12');
-    const res = await fetch(url('disconnect'), { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': csrf, Origin: 'https://evil.example' } });
+    const res = await fetch(url('disconnect'), {
+      method: 'POST',
+      headers: { Cookie: cookie, 'X-CSRF-Token': csrf, Origin: 'https://evil.example' },
+    });
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({ status: 'error', message: 'Cross-site request refused' });
   });
 
   test('with the token but Sec-Fetch-Site: cross-site → 403', async () => {
     const { cookie, csrf } = await session('198.51.100.13');
-    const res = await fetch(url('disconnect'), { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': csrf, 'Sec-Fetch-Site': 'cross-site' } });
+    const res = await fetch(url('disconnect'), {
+      method: 'POST',
+      headers: { Cookie: cookie, 'X-CSRF-Token': csrf, 'Sec-Fetch-Site': 'cross-site' },
+    });
     expect(res.status).toBe(403);
   });
 
@@ -194,7 +200,10 @@ describe('sign-in rate limit', () => {
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(300);
-    expect(await limited.json()).toEqual({ status: 'error', message: `Too many failed sign-ins from this address (5 per 5 minutes); try again in ${retryAfter} s` });
+    expect(await limited.json()).toEqual({
+      status: 'error',
+      message: `Too many failed sign-ins from this address (5 per 5 minutes); try again in ${retryAfter} s`,
+    });
     expect((await signIn(stack.adminPassword, from)).status).toBe(429);
     expect((await signIn(stack.adminPassword, '203.0.113.10')).status).toBe(200);
   });

@@ -16,8 +16,7 @@ afterAll(async () => {
   await stack.dispose();
 });
 
-const status = (base: string) =>
-  fetch(`${base}/whatsapp/api/status`, { headers: { Authorization: `Bearer ${stack.adminPassword}` } });
+const status = (base: string) => fetch(`${base}/whatsapp/api/status`, { headers: { Authorization: `Bearer ${stack.adminPassword}` } });
 
 test('the admin API is not served on the function-socket listener', async () => {
   expect((await status(stack.sidecar.url)).status).toBe(404);

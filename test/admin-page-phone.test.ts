@@ -14,7 +14,16 @@ import { TEST_OUTPUT } from './support/sidecar-process.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const SCREENSHOTS = path.join(TEST_OUTPUT, 'screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 const PHONE = { width: 390, height: 844 };
 const NAME = 'admin-page-phone';
 const LOG_DIR = path.join(TEST_OUTPUT, 'logs');
@@ -39,7 +48,9 @@ beforeAll(async () => {
   page = await context.newPage();
   page.on('dialog', (dialog) => void dialog.accept());
   // Loopback only.
-  await page.route('**/*', (route) => (route.request().url().startsWith('http://127.0.0.1:') || route.request().url().startsWith('data:') ? route.continue() : route.abort()));
+  await page.route('**/*', (route) =>
+    route.request().url().startsWith('http://127.0.0.1:') || route.request().url().startsWith('data:') ? route.continue() : route.abort(),
+  );
 }, 60_000);
 afterAll(async () => {
   await context?.close();
@@ -62,7 +73,12 @@ async function expectText(locator: ReturnType<Page['locator']>, pattern: RegExp,
   const deadline = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < deadline) {
-    text = (await locator.first().innerText().catch(() => '')).trim();
+    text = (
+      await locator
+        .first()
+        .innerText()
+        .catch(() => '')
+    ).trim();
     if (pattern.test(text)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -86,7 +102,11 @@ test('signed in with every table filled: nothing is wider than 390 px', async ()
   expect(longName).toHaveLength(64);
   expect((await stack.admin('POST', 'users', { username: longName, phone: '+44 7700 900123' })).status).toBe(200);
   expect((await stack.admin('POST', 'keys', { name: longName })).status).toBe(200);
-  const sent = await stack.notify({ apikey: stack.apiKey, phones: ['919876543210', '447700900123', '12025550143'], message: 'queued while offline' });
+  const sent = await stack.notify({
+    apikey: stack.apiKey,
+    phones: ['919876543210', '447700900123', '12025550143'],
+    message: 'queued while offline',
+  });
   expect(sent.status).toBe(200);
   const cancelled = await stack.notify({ apikey: stack.apiKey, phone: '919876543211', message: 'to be cancelled' });
   expect((await stack.admin('POST', `queue/${String(cancelled.body.id)}/cancel`)).status).toBe(200);
@@ -106,15 +126,22 @@ test('signed in with every table filled: nothing is wider than 390 px', async ()
   await expectFits('tables');
 });
 
-test('the pairing-code form refuses a number without its country code, in the API\'s words', async () => {
+test("the pairing-code form refuses a number without its country code, in the API's words", async () => {
   await page.getByLabel(/link by phone number/).fill('98765 43210');
   await page.getByRole('button', { name: 'Get pairing code' }).click();
-  await expectText(page.locator('#action-result'), /^phone 9876543210 is not a possible number for \+98 \(IR\); include the country code, e.g\. 919876543210$/);
+  await expectText(
+    page.locator('#action-result'),
+    /^phone 9876543210 is not a possible number for \+98 \(IR\); include the country code, e.g\. 919876543210$/,
+  );
 });
 
 test('WhatsApp unreachable: after "Pair with a QR code" the page says so plainly and what to check', async () => {
   await page.getByRole('button', { name: 'Pair with a QR code' }).click();
-  await expectText(page.locator('#state-text'), /^WhatsApp is unreachable: this machine could not connect to WhatsApp\. Check its internet connection/, 20_000);
+  await expectText(
+    page.locator('#state-text'),
+    /^WhatsApp is unreachable: this machine could not connect to WhatsApp\. Check its internet connection/,
+    20_000,
+  );
   expect(await page.locator('#state-text').innerText()).toContain('web.whatsapp.com');
   await expectText(page.locator('#action-result'), /No QR code or pairing code: WhatsApp is unreachable/);
   await expectText(page.locator('#last-disconnect'), /code 408/);

@@ -19,7 +19,16 @@ type DecodeQr = (rgba: Uint8ClampedArray, width: number, height: number) => { da
 const jsQR = (typeof jsQRModule === 'function' ? jsQRModule : (jsQRModule as { default: DecodeQr }).default) as DecodeQr;
 
 const SCREENSHOTS = path.join(TEST_OUTPUT, 'screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 // One stack for the whole file: wired to the loopback peer but left unpaired (WhatsApp offline)
 // for the first part; the second part pairs it.
@@ -61,7 +70,8 @@ async function signIn(page: Page, password: string): Promise<void> {
   await page.locator('#app-view').waitFor({ state: 'visible' });
 }
 
-const shot = (page: Page, name: string, fullPage = true) => page.screenshot({ path: path.join(SCREENSHOTS, `admin-${name}.png`), fullPage });
+const shot = (page: Page, name: string, fullPage = true) =>
+  page.screenshot({ path: path.join(SCREENSHOTS, `admin-${name}.png`), fullPage });
 const badge = (page: Page) => page.locator('#state-badge');
 
 describe('admin page, WhatsApp offline', () => {
@@ -261,7 +271,9 @@ describe('admin page, paired with the loopback WhatsApp peer', () => {
     const code = page.locator('#pairing-code');
     await expectText(code, /^[A-Z0-9]{4}-[A-Z0-9]{4}$/, 15_000);
     await shot(page, 'pairing-code');
-    const fontSize = await code.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { fontSize: string } }).getComputedStyle(el).fontSize);
+    const fontSize = await code.evaluate(
+      (el) => (globalThis as unknown as { getComputedStyle(e: unknown): { fontSize: string } }).getComputedStyle(el).fontSize,
+    );
     expect(parseFloat(fontSize)).toBeGreaterThanOrEqual(32);
     await stack.peer.pairWithCode((await code.innerText()).replace('-', ''));
     await expectText(badge(page), /^Connected$/, 15_000);
@@ -282,7 +294,12 @@ async function expectText(locator: ReturnType<Page['locator']>, pattern: RegExp,
   const deadline = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < deadline) {
-    text = (await locator.first().innerText().catch(() => '')).trim();
+    text = (
+      await locator
+        .first()
+        .innerText()
+        .catch(() => '')
+    ).trim();
     if (pattern.test(text)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -303,7 +320,16 @@ async function expectCount(locator: ReturnType<Page['locator']>, n: number, time
 /** Reads the QR back from the pixels of the <img> the page shows (drawn large on a canvas). */
 async function decodeQr(page: Page): Promise<string> {
   const { width, height, rgba } = await page.locator('#qr-img').evaluate(async (el) => {
-    type Canvas = { width: number; height: number; getContext(kind: '2d'): { fillStyle: string; fillRect(...a: number[]): void; drawImage(...a: unknown[]): void; getImageData(...a: number[]): { data: Uint8ClampedArray } } };
+    type Canvas = {
+      width: number;
+      height: number;
+      getContext(kind: '2d'): {
+        fillStyle: string;
+        fillRect(...a: number[]): void;
+        drawImage(...a: unknown[]): void;
+        getImageData(...a: number[]): { data: Uint8ClampedArray };
+      };
+    };
     const doc = (globalThis as unknown as { document: { createElement(tag: string): Canvas } }).document;
     const img = el as unknown as { decode(): Promise<void> };
     await img.decode();

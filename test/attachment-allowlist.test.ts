@@ -119,7 +119,8 @@ async function expectRefused(list: AttachmentAllowlist, field: AttachmentField, 
   // The reason must not carry the path, or any path: no separators, no temp dir, no request text.
   expect(reason).not.toMatch(/[/\\]/);
   expect(serialised).not.toContain(TMP);
-  if (typeof requested === 'string' && requested.trim().length >= 4) expect(serialised).not.toContain(JSON.stringify(requested).slice(1, -1));
+  if (typeof requested === 'string' && requested.trim().length >= 4)
+    expect(serialised).not.toContain(JSON.stringify(requested).slice(1, -1));
   return reason as string;
 }
 
@@ -156,17 +157,32 @@ describe('allowed paths', () => {
   });
 
   test('`.` segments and doubled slashes are harmless', async () => {
-    await expectOpened(await allowlist.open('document_path', `${ROOT}/./hello.txt`), { realPath: HELLO, baseName: 'hello.txt', content: 'hello world' });
-    await expectOpened(await allowlist.open('document_path', `${ROOT}//hello.txt`), { realPath: HELLO, baseName: 'hello.txt', content: 'hello world' });
+    await expectOpened(await allowlist.open('document_path', `${ROOT}/./hello.txt`), {
+      realPath: HELLO,
+      baseName: 'hello.txt',
+      content: 'hello world',
+    });
+    await expectOpened(await allowlist.open('document_path', `${ROOT}//hello.txt`), {
+      realPath: HELLO,
+      baseName: 'hello.txt',
+      content: 'hello world',
+    });
   });
 
   test('percent-encoded dots are literal names, not decoded', async () => {
     const file = path.join(ROOT, '%2e%2e', 'file.txt');
-    await expectOpened(await allowlist.open('document_path', file), { realPath: file, baseName: 'file.txt', content: 'literal percent dir' });
+    await expectOpened(await allowlist.open('document_path', file), {
+      realPath: file,
+      baseName: 'file.txt',
+      content: 'literal percent dir',
+    });
   });
 
   test('unicode look-alike dots are literal names', async () => {
-    for (const [name, content] of [[DOTS_ONE_LEADER, 'one-dot leaders'], [DOTS_FULLWIDTH, 'fullwidth dots']] as const) {
+    for (const [name, content] of [
+      [DOTS_ONE_LEADER, 'one-dot leaders'],
+      [DOTS_FULLWIDTH, 'fullwidth dots'],
+    ] as const) {
       const file = path.join(ROOT, name);
       await expectOpened(await allowlist.open('document_path', file), { realPath: file, baseName: name, content });
     }
@@ -176,7 +192,11 @@ describe('allowed paths', () => {
     const list = await createAttachmentAllowlist({ roots: [ROOT_LINK], log });
     expect(list.roots).toEqual([REAL_ROOT]);
     const real = path.join(REAL_ROOT, 'a.txt');
-    await expectOpened(await list.open('document_path', path.join(ROOT_LINK, 'a.txt')), { realPath: real, baseName: 'a.txt', content: 'via a linked root' });
+    await expectOpened(await list.open('document_path', path.join(ROOT_LINK, 'a.txt')), {
+      realPath: real,
+      baseName: 'a.txt',
+      content: 'via a linked root',
+    });
     await expectOpened(await list.open('document_path', real), { realPath: real, baseName: 'a.txt', content: 'via a linked root' });
   });
 
@@ -196,17 +216,24 @@ describe('creation', () => {
     expect(readdirSync(fresh)).toEqual([]);
   });
 
-  test.each(['relative/att', 'att', './att', '', 'C:\\attachments'])('a root that is not absolute (%j) is a configuration error', async (root) => {
-    await expect(createAttachmentAllowlist({ roots: [root], log })).rejects.toThrow(/not an absolute path/);
-  });
+  test.each(['relative/att', 'att', './att', '', 'C:\\attachments'])(
+    'a root that is not absolute (%j) is a configuration error',
+    async (root) => {
+      await expect(createAttachmentAllowlist({ roots: [root], log })).rejects.toThrow(/not an absolute path/);
+    },
+  );
 
   test('a root that is a file, or under a file, is a configuration error', async () => {
     await expect(createAttachmentAllowlist({ roots: [HELLO], log })).rejects.toThrow(/cannot be created or resolved \(EEXIST\)/);
-    await expect(createAttachmentAllowlist({ roots: [path.join(HELLO, 'x')], log })).rejects.toThrow(/cannot be created or resolved \(ENOTDIR\)/);
+    await expect(createAttachmentAllowlist({ roots: [path.join(HELLO, 'x')], log })).rejects.toThrow(
+      /cannot be created or resolved \(ENOTDIR\)/,
+    );
   });
 
   test('a symlink to a file given as a root is a configuration error', async () => {
-    await expect(createAttachmentAllowlist({ roots: [path.join(ROOT, 'link-inside')], log })).rejects.toThrow(/cannot be created or resolved \(EEXIST\)/);
+    await expect(createAttachmentAllowlist({ roots: [path.join(ROOT, 'link-inside')], log })).rejects.toThrow(
+      /cannot be created or resolved \(EEXIST\)/,
+    );
   });
 
   test('the same root twice counts once', async () => {
@@ -357,7 +384,12 @@ describe('refused paths', () => {
     // Counted after every refusal: Node closes a forgotten FileHandle on garbage collection, which
     // would hide a leak from a single count at the end.
     for (let i = 0; i < 20; i++) {
-      for (const [list, requested] of [[allowlist, path.join(ROOT, 'fifo')], [allowlist, path.join(ROOT, 'sock')], [allowlist, path.join(ROOT, 'dir')], [dev, '/dev/null']] as const) {
+      for (const [list, requested] of [
+        [allowlist, path.join(ROOT, 'fifo')],
+        [allowlist, path.join(ROOT, 'sock')],
+        [allowlist, path.join(ROOT, 'dir')],
+        [dev, '/dev/null'],
+      ] as const) {
         await expectRefused(list, 'document_path', requested);
         worst = Math.max(worst, fds() - before);
       }

@@ -40,7 +40,8 @@ async function queueRows(): Promise<number> {
 }
 
 async function newKey(name: string): Promise<string> {
-  return (await createApiKeyStore(stack.tables, stack.env.WHATSAPP_API_KEY_PEPPER!).create(`${name}-${randomBytes(3).toString('hex')}`)).key;
+  return (await createApiKeyStore(stack.tables, stack.env.WHATSAPP_API_KEY_PEPPER!).create(`${name}-${randomBytes(3).toString('hex')}`))
+    .key;
 }
 
 /** The sidecar's log from `offset` on (the file is appended to across runs). */
@@ -119,7 +120,8 @@ function rawUpgradeAttack(headers: string[], target = '/ws'): Promise<{ response
     const socket = net.connect({ port: sidecarPort(), host: '127.0.0.1', allowHalfOpen: true });
     let response = '';
     let closedByServer = false;
-    const frames = () => Buffer.concat([wsFrame(Buffer.from('{not json')), wsFrame(smugglingSend()), wsFrame(Buffer.from('x'.repeat(2_000_000)))]);
+    const frames = () =>
+      Buffer.concat([wsFrame(Buffer.from('{not json')), wsFrame(smugglingSend()), wsFrame(Buffer.from('x'.repeat(2_000_000)))]);
     let ticks = 0;
     const pump = setInterval(() => {
       if (++ticks > 20 || socket.destroyed) {
@@ -181,7 +183,10 @@ describe('API key brute force', () => {
       if (res.status === 429) {
         retryAfter = res.headers.get('retry-after');
         // Which limit, and its rate: the caller can tell a lock-out from its own key's budget.
-        expect(res.body).toEqual({ status: 'error', message: `Too many failed API key attempts from this address (20 per minute); retry in ${res.headers.get('retry-after')} s` });
+        expect(res.body).toEqual({
+          status: 'error',
+          message: `Too many failed API key attempts from this address (20 per minute); retry in ${res.headers.get('retry-after')} s`,
+        });
       }
     }
     expect(statuses.slice(0, 20)).toEqual(Array(20).fill(401));
@@ -192,7 +197,9 @@ describe('API key brute force', () => {
     const valid = await stack.notify({ apikey: stack.apiKey, self: true, message: 'x' }, { url: instance.url });
     expect(valid.status).toBe(429);
     // The status route shares the counter: no second door.
-    const status = await fetch(`${instance.url}/api/v1/whatsapp/notify/q202601010000-0000000000000000`, { headers: { 'X-API-KEY': 'wan_guess' } });
+    const status = await fetch(`${instance.url}/api/v1/whatsapp/notify/q202601010000-0000000000000000`, {
+      headers: { 'X-API-KEY': 'wan_guess' },
+    });
     expect(status.status).toBe(429);
   });
 
@@ -202,10 +209,16 @@ describe('API key brute force', () => {
     try {
       const attacker = (i: number) => ({ 'X-Forwarded-For': `10.9.${i}.1, 203.0.113.7` }); // forged prefix, real last entry
       const statuses: number[] = [];
-      for (let i = 0; i < 22; i++) statuses.push((await stack.notify({ apikey: `wan_${i}`, self: true, message: 'x' }, { url: other.url, headers: attacker(i) })).status);
+      for (let i = 0; i < 22; i++)
+        statuses.push(
+          (await stack.notify({ apikey: `wan_${i}`, self: true, message: 'x' }, { url: other.url, headers: attacker(i) })).status,
+        );
       expect(statuses.slice(20)).toEqual([429, 429]);
       // Another client behind the same proxy is not locked out by the attacker.
-      const honest = await stack.notify({ apikey: await newKey('honest'), self: true, message: 'x' }, { url: other.url, headers: { 'X-Forwarded-For': '198.51.100.9' } });
+      const honest = await stack.notify(
+        { apikey: await newKey('honest'), self: true, message: 'x' },
+        { url: other.url, headers: { 'X-Forwarded-For': '198.51.100.9' } },
+      );
       expect(honest.status).toBe(200);
       expect(honest.body.deferred).toBe(true);
     } finally {
@@ -245,7 +258,10 @@ describe('a valid key over its limit', () => {
         results.push({ status: res.status, retryAfter: res.headers.get('retry-after'), via: via === stack.fn.url ? 'A' : 'B' });
         // Refused by the sidecar (each instance saw under 5): its answer names the limit and rate too.
         if (res.status === 429) {
-          expect(res.body).toEqual({ status: 'error', message: `Too many requests for this API key (5 per minute, WHATSAPP_RATE_LIMIT); retry in ${res.headers.get('retry-after')} s` });
+          expect(res.body).toEqual({
+            status: 'error',
+            message: `Too many requests for this API key (5 per minute, WHATSAPP_RATE_LIMIT); retry in ${res.headers.get('retry-after')} s`,
+          });
         }
       }
       // Each instance saw 4 requests (under its own 5), yet the 6th overall is refused.
@@ -365,32 +381,56 @@ describe('wss:// through a TLS front', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'wa-notify-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** The proxy: TLS in, plain TCP to the sidecar, as nginx or Caddy would do; records what the sidecar sent. */
   async function tlsFront() {
     const seen = { secureConnections: 0, fromSidecar: '' };
-    const front = tls.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (clear) => {
-      seen.secureConnections++;
-      const upstream = net.connect(sidecarPort(), '127.0.0.1');
-      upstream.on('data', (d: Buffer) => (seen.fromSidecar += d.toString('latin1')));
-      clear.pipe(upstream).pipe(clear);
-      const done = () => {
-        clear.destroy();
-        upstream.destroy();
-      };
-      for (const s of [clear, upstream]) {
-        s.on('error', done);
-        s.on('close', done);
-      }
-    });
+    const front = tls.createServer(
+      { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
+      (clear) => {
+        seen.secureConnections++;
+        const upstream = net.connect(sidecarPort(), '127.0.0.1');
+        upstream.on('data', (d: Buffer) => (seen.fromSidecar += d.toString('latin1')));
+        clear.pipe(upstream).pipe(clear);
+        const done = () => {
+          clear.destroy();
+          upstream.destroy();
+        };
+        for (const s of [clear, upstream]) {
+          s.on('error', done);
+          s.on('close', done);
+        }
+      },
+    );
     await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-    return { seen, port: (front.address() as net.AddressInfo).port, close: () => new Promise<void>((resolve) => front.close(() => resolve())) };
+    return {
+      seen,
+      port: (front.address() as net.AddressInfo).port,
+      close: () => new Promise<void>((resolve) => front.close(() => resolve())),
+    };
   }
 
   test('the function client verifies the certificate: an untrusted one is not used, the notification is queued directly', async () => {

@@ -8,7 +8,8 @@ import { createBaileysLogger } from '../sidecar/baileys-logger.js';
 import { createLogger } from '../shared/logger.js';
 
 // The text Baileys 7.0.0-rc14 logs (lib/Socket/socket.js) on every socket when history sync is off.
-const DANGER = '⚠️ DANGER: DISABLING ALL SYNC BY shouldSyncHistoryMsg PREVENTS BAILEYS FROM ACCESSING INITIAL LID MAPPINGS, LEADING TO INSTABILIY AND SESSION ERRORS';
+const DANGER =
+  '⚠️ DANGER: DISABLING ALL SYNC BY shouldSyncHistoryMsg PREVENTS BAILEYS FROM ACCESSING INITIAL LID MAPPINGS, LEADING TO INSTABILIY AND SESSION ERRORS';
 
 function capture(level: 'warn' | 'debug') {
   const lines: Array<{ level: number; msg: string; class?: string }> = [];

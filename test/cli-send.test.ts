@@ -24,7 +24,13 @@ const root = mkdtempSync(path.join(os.tmpdir(), 'wa-cli-send-'));
 
 function cli(args: string[], options: { env?: Record<string, string | undefined>; stdin?: string } = {}): Promise<Run> {
   // WA_NOTIFY_ENV_FILE '' by default: a developer's own .data/dev.env must not leak into the test.
-  const all = { PATH: process.env.PATH ?? '', WA_NOTIFY_ENV_FILE: '', WA_NOTIFY_URL: stack.fn.url, WA_NOTIFY_APIKEY: stack.apiKey, ...options.env };
+  const all = {
+    PATH: process.env.PATH ?? '',
+    WA_NOTIFY_ENV_FILE: '',
+    WA_NOTIFY_URL: stack.fn.url,
+    WA_NOTIFY_APIKEY: stack.apiKey,
+    ...options.env,
+  };
   const env = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -85,7 +91,18 @@ test('--phones a,b and --username, with URL and key given as flags', async () =>
 });
 
 test('--document (relative path made absolute) with --filename and --caption', async () => {
-  const run = await cli(['send', '--phone', '919876543210', '--document', 'report.pdf', '--filename', 'CLI.pdf', '--caption', 'from the cli', '--wait']);
+  const run = await cli([
+    'send',
+    '--phone',
+    '919876543210',
+    '--document',
+    'report.pdf',
+    '--filename',
+    'CLI.pdf',
+    '--caption',
+    'from the cli',
+    '--wait',
+  ]);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   const doc = await stack.peer.waitForMessage((m) => m.kind === 'document' && m.fileName === 'CLI.pdf', 10_000);
@@ -148,7 +165,9 @@ test('WhatsApp paused: exit 0 (even with --wait), and the line says it was defer
     const run = await cli(['send', '--phone', '919876543211', '--wait', 'deferred by the cli']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^Deferred: WhatsApp is offline; queued for 1 recipient\(s\) until it reconnects \(id q\d{12}-[0-9a-f]{16}\); it is stored and will be sent, do not resend\n$/);
+    expect(run.stdout).toMatch(
+      /^Deferred: WhatsApp is offline; queued for 1 recipient\(s\) until it reconnects \(id q\d{12}-[0-9a-f]{16}\); it is stored and will be sent, do not resend\n$/,
+    );
     const json = await cli(['send', '--self', '--json', 'deferred, json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ status: 'success', deferred: true, queued: 1 });
@@ -159,7 +178,7 @@ test('WhatsApp paused: exit 0 (even with --wait), and the line says it was defer
   await stack.peer.waitForMessage((m) => m.text === 'deferred by the cli', 15_000);
 });
 
-test("the README's steps as written: `apikey create <name> --save`, then `send --self \"hello\"` with nothing exported", async () => {
+test('the README\'s steps as written: `apikey create <name> --save`, then `send --self "hello"` with nothing exported', async () => {
   // What `npm start` writes to .data/dev.env (scripts/start.mjs writeEnvFile), in a file of our own.
   const devEnv = path.join(root, 'dev.env');
   const storagePort = new URL(/TableEndpoint=([^;]+)/.exec(stack.env.WHATSAPP_TABLES_CONNECTION!)![1]!).port;

@@ -26,7 +26,12 @@ let azurite: AzuriteHandle;
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   // Only what the CLI reads, so a developer's own WHATSAPP_* variables cannot leak into the test.
   // WA_NOTIFY_ENV_FILE '' : no .data/dev.env of a developer's `npm start` either.
-  const base: Record<string, string> = { PATH: process.env.PATH ?? '', WA_NOTIFY_ENV_FILE: '', WHATSAPP_TABLES_CONNECTION: azurite.connectionString, WHATSAPP_API_KEY_PEPPER: PEPPER };
+  const base: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    WA_NOTIFY_ENV_FILE: '',
+    WHATSAPP_TABLES_CONNECTION: azurite.connectionString,
+    WHATSAPP_API_KEY_PEPPER: PEPPER,
+  };
   const merged = Object.fromEntries(Object.entries({ ...base, ...env }).filter((e): e is [string, string] => e[1] !== undefined));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -187,7 +192,9 @@ describe('development settings file', () => {
       const linked = await cli(['users', 'link', 'carol', '98765 43210'], { WA_NOTIFY_ENV_FILE: file, WHATSAPP_API_KEY_PEPPER: undefined });
       expect(linked.stderr).toBe('');
       expect(linked.code).toBe(0);
-      expect(await createLinkedUserStore(createTableStore(azurite.connectionString)).find('carol')).toMatchObject({ phone: '919876543210' });
+      expect(await createLinkedUserStore(createTableStore(azurite.connectionString)).find('carol')).toMatchObject({
+        phone: '919876543210',
+      });
       const listed = await cli(['apikey', 'list', '--json'], { WA_NOTIFY_ENV_FILE: file, WHATSAPP_API_KEY_PEPPER: undefined });
       expect(listed.code).toBe(0);
       // The environment wins over the file: an empty country means none.

@@ -48,7 +48,14 @@ async function caught(promise: Promise<unknown>): Promise<WaNotifyError> {
 describe('against the real stack', () => {
   test('phone (string and integer): queued, then delivered', async () => {
     const result = await wa.send({ phone: '+91 98765 43210', message: 'client: one phone' });
-    expect(result).toEqual({ kind: 'queued', status: 'success', message: 'Queued for 1 recipient(s)', queued: 1, skipped: 0, id: expect.any(String) });
+    expect(result).toEqual({
+      kind: 'queued',
+      status: 'success',
+      message: 'Queued for 1 recipient(s)',
+      queued: 1,
+      skipped: 0,
+      id: expect.any(String),
+    });
     await textArrives(jid('919876543210'), 'client: one phone');
     const asNumber = await wa.send({ phone: 919876543211, message: 'client: integer phone' });
     expect(asNumber.kind).toBe('queued');
@@ -64,7 +71,11 @@ describe('against the real stack', () => {
   });
 
   test('phones: duplicates collapse; a number not on WhatsApp is reported failed (status error, 200)', async () => {
-    const result = await wa.send({ phones: ['919876543210', '+91 98765 43210', '15550009999'], message: 'client: phones', wait_for_delivery: true });
+    const result = await wa.send({
+      phones: ['919876543210', '+91 98765 43210', '15550009999'],
+      message: 'client: phones',
+      wait_for_delivery: true,
+    });
     expect(result.kind).toBe('delivery');
     if (result.kind !== 'delivery') return;
     expect(result.status).toBe('error');
@@ -79,7 +90,9 @@ describe('against the real stack', () => {
     const status = await wa.status(result.id);
     expect(status.id).toBe(result.id);
     // The status route reports phone digits, the form requests use.
-    expect(status.recipients).toEqual([expect.objectContaining({ to: '919876543211', state: expect.stringMatching(/^(sent|delivered|read)$/) })]);
+    expect(status.recipients).toEqual([
+      expect.objectContaining({ to: '919876543211', state: expect.stringMatching(/^(sent|delivered|read)$/) }),
+    ]);
   });
 
   test('image with caption and a named document arrive in order', async () => {
@@ -116,7 +129,9 @@ describe('against the real stack', () => {
     const outside = await caught(wa.send({ self: true, image_path: '/etc/passwd' }));
     expect(outside).toMatchObject({ status: 400, field: 'image_path', message: 'image_path is not allowed' });
 
-    const noAnswer = await caught(new WaNotify({ url: 'http://127.0.0.1:9', apiKey: 'k', retry: { retries: 0 } }).send({ self: true, message: 'x' }));
+    const noAnswer = await caught(
+      new WaNotify({ url: 'http://127.0.0.1:9', apiKey: 'k', retry: { retries: 0 } }).send({ self: true, message: 'x' }),
+    );
     expect(noAnswer.status).toBe(0);
     expect(noAnswer.isNetworkError).toBe(true);
 
@@ -147,7 +162,11 @@ describe('against the real stack', () => {
       expect(result).toMatchObject({ kind: 'deferred', deferred: true, queued: 1 });
       // wait_for_delivery is answered at once: deferred too (not a delivery report), everyone pending.
       const waited = await wa.send({ phone: '919876543210', message: 'client: deferred, waited', wait_for_delivery: true });
-      expect(waited).toMatchObject({ kind: 'deferred', status: 'success', data: { sent: [], failed: [], skipped: 0, pending: [jid('919876543210')] } });
+      expect(waited).toMatchObject({
+        kind: 'deferred',
+        status: 'success',
+        data: { sent: [], failed: [], skipped: 0, pending: [jid('919876543210')] },
+      });
     } finally {
       await stack.admin('POST', 'connect');
     }
@@ -168,11 +187,19 @@ describe('retries (against a scripted local server)', () => {
   let seen: Seen[];
   let script: Reply[];
 
-  const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => (res) => {
-    res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
-    res.end(JSON.stringify(body));
-  };
-  const queued = json(200, { status: 'success', message: 'Queued for 1 recipient(s)', queued: 1, skipped: 0, id: 'q202601010000-00000000000000aa' });
+  const json =
+    (status: number, body: unknown, headers: Record<string, string> = {}): Reply =>
+    (res) => {
+      res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+  const queued = json(200, {
+    status: 'success',
+    message: 'Queued for 1 recipient(s)',
+    queued: 1,
+    skipped: 0,
+    id: 'q202601010000-00000000000000aa',
+  });
   const drop: Reply = (res) => res.socket?.destroy();
 
   beforeAll(async () => {
@@ -180,7 +207,11 @@ describe('retries (against a scripted local server)', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        seen.push({ idempotencyKey: req.headers['idempotency-key'] as string | undefined, body: JSON.parse(Buffer.concat(chunks).toString() || '{}'), at: Date.now() });
+        seen.push({
+          idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+          body: JSON.parse(Buffer.concat(chunks).toString() || '{}'),
+          at: Date.now(),
+        });
         (script.shift() ?? json(500, { status: 'error', message: 'script ran out' }))(res);
       });
     });
@@ -199,7 +230,10 @@ describe('retries (against a scripted local server)', () => {
   const client = () => new WaNotify({ url, apiKey: 'k', retry: { baseDelayMs: 20 } });
 
   test('with a key: 503 then 200 is retried, the same key sent both times (header and field)', async () => {
-    script = [json(503, { status: 'error', message: 'Storage is unavailable; nothing was queued, retry later' }, { 'Retry-After': '0' }), queued];
+    script = [
+      json(503, { status: 'error', message: 'Storage is unavailable; nothing was queued, retry later' }, { 'Retry-After': '0' }),
+      queued,
+    ];
     const result = await client().send({ self: true, message: 'x', idempotency_key: 'k-503' });
     expect(result.kind).toBe('queued');
     expect(seen.map((s) => s.idempotencyKey)).toEqual(['k-503', 'k-503']);
@@ -207,7 +241,10 @@ describe('retries (against a scripted local server)', () => {
   });
 
   test('without a key: the same 503 is not retried', async () => {
-    script = [json(503, { status: 'error', message: 'Storage is unavailable; nothing was queued, retry later' }, { 'Retry-After': '0' }), queued];
+    script = [
+      json(503, { status: 'error', message: 'Storage is unavailable; nothing was queued, retry later' }, { 'Retry-After': '0' }),
+      queued,
+    ];
     const error = await caught(client().send({ self: true, message: 'x' }));
     expect(error).toMatchObject({ status: 503, retryAfterSeconds: 0 });
     expect(seen).toHaveLength(1);
@@ -233,7 +270,12 @@ describe('retries (against a scripted local server)', () => {
   });
 
   test('with a key: 504 is never retried (sending goes on) and its report is on the error', async () => {
-    const report = { status: 'error', message: 'Sent to 0 of 1 recipient(s); timed out waiting for 1 (sending goes on)', data: { sent: [], failed: [], skipped: 0, pending: ['919876543210@s.whatsapp.net'] }, id: 'q202601010000-00000000000000bb' };
+    const report = {
+      status: 'error',
+      message: 'Sent to 0 of 1 recipient(s); timed out waiting for 1 (sending goes on)',
+      data: { sent: [], failed: [], skipped: 0, pending: ['919876543210@s.whatsapp.net'] },
+      id: 'q202601010000-00000000000000bb',
+    };
     script = [json(504, report), queued];
     const error = await caught(client().send({ phone: '919876543210', message: 'x', wait_for_delivery: true, idempotency_key: 'k-504' }));
     expect(error.status).toBe(504);
@@ -254,7 +296,13 @@ describe('retries (against a scripted local server)', () => {
   test('retries stop after the configured count', async () => {
     const busy = json(503, { status: 'error', message: 'busy' }, { 'Retry-After': '0' });
     script = [busy, busy, busy, busy, queued];
-    const error = await caught(new WaNotify({ url, apiKey: 'k', retry: { retries: 2, baseDelayMs: 10 } }).send({ self: true, message: 'x', idempotency_key: 'k-many' }));
+    const error = await caught(
+      new WaNotify({ url, apiKey: 'k', retry: { retries: 2, baseDelayMs: 10 } }).send({
+        self: true,
+        message: 'x',
+        idempotency_key: 'k-many',
+      }),
+    );
     expect(error.status).toBe(503);
     expect(seen).toHaveLength(3);
   });

@@ -165,7 +165,15 @@ test('the socket to the sidecar drops during wait_for_delivery: a report or 504 
     expect(SENT).toContain(states[0]);
     expect(stack.peer.received.filter((m) => m.text === text)).toHaveLength(1);
     const outcomes = [{ index: 0, text, status: res.status }];
-    const counts = await countAtPeer({ scenario: 'socket dropped mid wait_for_delivery', peer: stack.peer, outcomes, prefix, resendsBefore, startedAt, settleMs: 500 });
+    const counts = await countAtPeer({
+      scenario: 'socket dropped mid wait_for_delivery',
+      peer: stack.peer,
+      outcomes,
+      prefix,
+      resendsBefore,
+      startedAt,
+      settleMs: 500,
+    });
     expect(counts.lost + counts.duplicated).toBe(0);
   } finally {
     stack.peer.setAckDelay(0);

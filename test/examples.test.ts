@@ -66,45 +66,61 @@ async function queueRowCount(): Promise<number> {
 describe.each(EXAMPLES)('examples/$name', ({ command, enabled }) => {
   const maybe = enabled ? test : test.skip;
 
-  maybe('without an API key: exit 2, says to set WA_NOTIFY_APIKEY, sends nothing (no traceback)', async () => {
-    const before = await queueRowCount();
-    const r = await run(command, ['self', 'hello'], {});
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('set WA_NOTIFY_APIKEY to your API key');
-    expect(r.stderr).not.toMatch(/Traceback|at .*\(.*:\d+:\d+\)/);
-    expect(r.stdout).toBe('');
-    expect(await queueRowCount()).toBe(before);
-  }, 60_000);
+  maybe(
+    'without an API key: exit 2, says to set WA_NOTIFY_APIKEY, sends nothing (no traceback)',
+    async () => {
+      const before = await queueRowCount();
+      const r = await run(command, ['self', 'hello'], {});
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('set WA_NOTIFY_APIKEY to your API key');
+      expect(r.stderr).not.toMatch(/Traceback|at .*\(.*:\d+:\d+\)/);
+      expect(r.stdout).toBe('');
+      expect(await queueRowCount()).toBe(before);
+    },
+    60_000,
+  );
 
-  maybe('without a recipient (only a message, no WA_NOTIFY_TO): exit 2 with usage, sends nothing', async () => {
-    const before = await queueRowCount();
-    const r = await run(command, ['hello'], { WA_NOTIFY_APIKEY: stack.apiKey });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no recipient: give it as the first argument or set WA_NOTIFY_TO');
-    expect(r.stderr).toContain('usage:');
-    const none = await run(command, [], { WA_NOTIFY_APIKEY: stack.apiKey });
-    expect(none.code).toBe(2);
-    expect(await queueRowCount()).toBe(before);
-  }, 60_000);
+  maybe(
+    'without a recipient (only a message, no WA_NOTIFY_TO): exit 2 with usage, sends nothing',
+    async () => {
+      const before = await queueRowCount();
+      const r = await run(command, ['hello'], { WA_NOTIFY_APIKEY: stack.apiKey });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('no recipient: give it as the first argument or set WA_NOTIFY_TO');
+      expect(r.stderr).toContain('usage:');
+      const none = await run(command, [], { WA_NOTIFY_APIKEY: stack.apiKey });
+      expect(none.code).toBe(2);
+      expect(await queueRowCount()).toBe(before);
+    },
+    60_000,
+  );
 
-  maybe('with both: sends to exactly the recipient given (argument, or WA_NOTIFY_TO)', async () => {
-    const queue = createNotificationQueue(stack.tables);
-    const byArg = await run(command, ['+44 7700 900123', 'from the example'], { WA_NOTIFY_APIKEY: stack.apiKey });
-    expect(byArg.code).toBe(0);
-    const id = /q\d{12}-[0-9a-f]{16}/.exec(byArg.stdout)?.[0];
-    expect(id).toBeDefined();
-    expect((await queue.get(id!))?.recipients.map((r) => r.to)).toEqual(['447700900123@s.whatsapp.net']);
+  maybe(
+    'with both: sends to exactly the recipient given (argument, or WA_NOTIFY_TO)',
+    async () => {
+      const queue = createNotificationQueue(stack.tables);
+      const byArg = await run(command, ['+44 7700 900123', 'from the example'], { WA_NOTIFY_APIKEY: stack.apiKey });
+      expect(byArg.code).toBe(0);
+      const id = /q\d{12}-[0-9a-f]{16}/.exec(byArg.stdout)?.[0];
+      expect(id).toBeDefined();
+      expect((await queue.get(id!))?.recipients.map((r) => r.to)).toEqual(['447700900123@s.whatsapp.net']);
 
-    const byEnv = await run(command, ['from the environment'], { WA_NOTIFY_APIKEY: stack.apiKey, WA_NOTIFY_TO: '919876543210' });
-    expect(byEnv.code).toBe(0);
-    const id2 = /q\d{12}-[0-9a-f]{16}/.exec(byEnv.stdout)?.[0];
-    expect((await queue.get(id2!))?.recipients.map((r) => r.to)).toEqual(['919876543210@s.whatsapp.net']);
-  }, 90_000);
+      const byEnv = await run(command, ['from the environment'], { WA_NOTIFY_APIKEY: stack.apiKey, WA_NOTIFY_TO: '919876543210' });
+      expect(byEnv.code).toBe(0);
+      const id2 = /q\d{12}-[0-9a-f]{16}/.exec(byEnv.stdout)?.[0];
+      expect((await queue.get(id2!))?.recipients.map((r) => r.to)).toEqual(['919876543210@s.whatsapp.net']);
+    },
+    90_000,
+  );
 
-  maybe('a refused number: exit 1 with the API reason on stderr', async () => {
-    const r = await run(command, ['9876543210', 'x'], { WA_NOTIFY_APIKEY: stack.apiKey });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('phone 9876543210 is not a possible number for +98 (IR)');
-    expect(r.stderr).not.toContain('Traceback');
-  }, 60_000);
+  maybe(
+    'a refused number: exit 1 with the API reason on stderr',
+    async () => {
+      const r = await run(command, ['9876543210', 'x'], { WA_NOTIFY_APIKEY: stack.apiKey });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('phone 9876543210 is not a possible number for +98 (IR)');
+      expect(r.stderr).not.toContain('Traceback');
+    },
+    60_000,
+  );
 });

@@ -52,7 +52,13 @@ async function post(body: string | Uint8Array, headers: Record<string, string> =
     body,
   });
   const text = await res.text();
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text, body: parse(text), retryAfter: res.headers.get('retry-after') };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    text,
+    body: parse(text),
+    retryAfter: res.headers.get('retry-after'),
+  };
 }
 
 /**
@@ -65,7 +71,11 @@ function rawExchange(port: number, bytes: Buffer, options: { halfClose?: boolean
     let data = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no complete response within ${options.timeoutMs ?? 10_000} ms; got ${JSON.stringify(data.toString('latin1').slice(0, 200))}`));
+      reject(
+        new Error(
+          `no complete response within ${options.timeoutMs ?? 10_000} ms; got ${JSON.stringify(data.toString('latin1').slice(0, 200))}`,
+        ),
+      );
     }, options.timeoutMs ?? 10_000);
     const tryParse = (final: boolean) => {
       const text = data.toString('latin1');
@@ -117,7 +127,8 @@ function expectContractAnswer(answer: Answer, context: string): void {
   if (!answer.body) throw new Error(`unparseable JSON: ${where}`);
   if (answer.status >= 400) {
     if (answer.body.status !== 'error' || typeof answer.body.message !== 'string') throw new Error(`bad error shape: ${where}`);
-    if (answer.status === 400 && (typeof answer.body.field !== 'string' || answer.body.field === '')) throw new Error(`400 without a field: ${where}`);
+    if (answer.status === 400 && (typeof answer.body.field !== 'string' || answer.body.field === ''))
+      throw new Error(`400 without a field: ${where}`);
     if (answer.status === 429 && !answer.retryAfter) throw new Error(`429 without Retry-After: ${where}`);
   }
   if (/\bat .+:\d+:\d+|node_modules|\/work\/|file:\/\//.test(answer.text)) throw new Error(`internal detail leaked: ${where}`);
@@ -141,14 +152,44 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
     ['phone nested 10k deep', () => `{"phone":${deep(10_000, '"919876543210"')},"message":"x"}`, {}, 400, 'phone'],
     ['message nested 10k deep in objects', () => `{"phone":"919876543210","message":${deepObject(10_000)}}`, {}, 400, 'message'],
     ['as deep as 256 KiB allows', () => deep(130_000, '1'), {}, 400, 'body'],
-    ['a message of 256 KiB of emoji (over the cap)', () => JSON.stringify({ phone: '919876543210', message: '😀'.repeat(65_536) }), {}, 413, 'body'],
-    ['a message of 240 KiB of emoji (under the cap, over 4096 code points)', () => JSON.stringify({ phone: '919876543210', message: '🧨'.repeat(61_000) }), {}, 400, 'message'],
-    ['emoji with ZWJ sequences over 4096 code points', () => JSON.stringify({ phone: '919876543210', message: '👩‍👩‍👧‍👦'.repeat(600) }), {}, 400, 'message'],
+    [
+      'a message of 256 KiB of emoji (over the cap)',
+      () => JSON.stringify({ phone: '919876543210', message: '😀'.repeat(65_536) }),
+      {},
+      413,
+      'body',
+    ],
+    [
+      'a message of 240 KiB of emoji (under the cap, over 4096 code points)',
+      () => JSON.stringify({ phone: '919876543210', message: '🧨'.repeat(61_000) }),
+      {},
+      400,
+      'message',
+    ],
+    [
+      'emoji with ZWJ sequences over 4096 code points',
+      () => JSON.stringify({ phone: '919876543210', message: '👩‍👩‍👧‍👦'.repeat(600) }),
+      {},
+      400,
+      'message',
+    ],
     ['recipient hidden in __proto__', () => '{"__proto__":{"phone":"919876543210","message":"x"}}', {}, 400, 'recipient'],
     ['recipient hidden in constructor.prototype', () => '{"constructor":{"prototype":{"self":true}},"message":"x"}', {}, 400, 'recipient'],
-    ['__proto__ with a valid message but no recipient', () => '{"message":"x","__proto__":{"self":true,"toString":1}}', {}, 400, 'recipient'],
+    [
+      '__proto__ with a valid message but no recipient',
+      () => '{"message":"x","__proto__":{"self":true,"toString":1}}',
+      {},
+      400,
+      'recipient',
+    ],
     ['self as the string "true"', () => '{"self":"true","message":"x"}', {}, 400, 'self'],
-    ['wait_for_delivery as the string "false"', () => '{"self":true,"message":"x","wait_for_delivery":"false"}', {}, 400, 'wait_for_delivery'],
+    [
+      'wait_for_delivery as the string "false"',
+      () => '{"self":true,"message":"x","wait_for_delivery":"false"}',
+      {},
+      400,
+      'wait_for_delivery',
+    ],
     ['message as a number', () => '{"self":true,"message":12345}', {}, 400, 'message'],
     ['phones as a string of digits', () => '{"phones":"919876543210","message":"x"}', {}, 400, 'phones'],
     ['phone as 1e308', () => '{"phone":1e308,"message":"x"}', {}, 400, 'phone'],
@@ -159,18 +200,54 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
     ['phone with a NUL byte', () => '{"phone":"91987654\\u00003210","message":"x"}', {}, 400, 'phone'],
     ['phone with Arabic-Indic digits', () => JSON.stringify({ phone: '٩١٩٨٧٦٥٤٣٢١٠', message: 'x' }), {}, 400, 'phone'],
     ['phone with fullwidth digits', () => JSON.stringify({ phone: '９１９８７６５４３２１０', message: 'x' }), {}, 400, 'phone'],
-    ['100k phones (over the 256 KiB cap)', () => JSON.stringify({ phones: Array.from({ length: 100_000 }, (_, i) => String(919800000000 + i)), message: 'x' }), {}, 413, 'body'],
+    [
+      '100k phones (over the 256 KiB cap)',
+      () => JSON.stringify({ phones: Array.from({ length: 100_000 }, (_, i) => String(919800000000 + i)), message: 'x' }),
+      {},
+      413,
+      'body',
+    ],
     ['100k tiny phones under the cap', () => `{"phones":[${Array(100_000).fill('1').join(',')}],"message":"x"}`, {}, 400, 'phones'],
-    ['101 valid phones', () => JSON.stringify({ phones: Array.from({ length: 101 }, (_, i) => String(919800000000 + i)), message: 'x' }), {}, 400, 'phones'],
+    [
+      '101 valid phones',
+      () => JSON.stringify({ phones: Array.from({ length: 101 }, (_, i) => String(919800000000 + i)), message: 'x' }),
+      {},
+      400,
+      'phones',
+    ],
     ['phones with a nested array', () => '{"phones":["919876543210",["919876543211"]],"message":"x"}', {}, 400, 'phones[1]'],
     ['duplicate keys: the last (bad) phone wins', () => '{"phone":"919876543210","phone":"not-a-phone","message":"x"}', {}, 400, 'phone'],
     ['duplicate keys: a bad last message wins', () => '{"self":true,"message":"ok","message":{}}', {}, 400, 'message'],
-    ['invalid UTF-8 in a string', () => Buffer.concat([Buffer.from('{"self":true,"message":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]), {}, 400, 'body'],
-    ['overlong UTF-8 encoding of "/"', () => Buffer.concat([Buffer.from('{"self":true,"message":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]), {}, 400, 'body'],
-    ['UTF-8 encoded lone surrogate', () => Buffer.concat([Buffer.from('{"self":true,"message":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), {}, 400, 'body'],
+    [
+      'invalid UTF-8 in a string',
+      () => Buffer.concat([Buffer.from('{"self":true,"message":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]),
+      {},
+      400,
+      'body',
+    ],
+    [
+      'overlong UTF-8 encoding of "/"',
+      () => Buffer.concat([Buffer.from('{"self":true,"message":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]),
+      {},
+      400,
+      'body',
+    ],
+    [
+      'UTF-8 encoded lone surrogate',
+      () => Buffer.concat([Buffer.from('{"self":true,"message":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+      {},
+      400,
+      'body',
+    ],
     ['UTF-16 body', () => Buffer.from('\ufeff{"self":true,"message":"x"}', 'utf16le'), {}, 400, 'body'],
     ['form-encoded body', () => 'self=true&message=x', { 'Content-Type': 'application/x-www-form-urlencoded' }, 400, 'body'],
-    ['multipart body', () => '--b\r\nContent-Disposition: form-data; name="self"\r\n\r\ntrue\r\n--b--\r\n', { 'Content-Type': 'multipart/form-data; boundary=b' }, 400, 'body'],
+    [
+      'multipart body',
+      () => '--b\r\nContent-Disposition: form-data; name="self"\r\n\r\ntrue\r\n--b--\r\n',
+      { 'Content-Type': 'multipart/form-data; boundary=b' },
+      400,
+      'body',
+    ],
     ['XML body', () => '<notify><self>true</self></notify>', { 'Content-Type': 'application/xml' }, 400, 'body'],
     ['JSON with trailing garbage', () => '{"self":true,"message":"x"} {"self":true}', {}, 400, 'body'],
     ['JSON with a comment', () => '{"self":true, /* hi */ "message":"x"}', {}, 400, 'body'],
@@ -178,7 +255,13 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
     ['a key in the body of the wrong type', () => '{"apikey":{"$ne":""},"self":true,"message":"x"}', {}, 400, 'apikey'],
     ['a traversal path as image_path', () => '{"self":true,"image_path":"/../../etc/passwd"}', {}, 400, 'image_path'],
     ['a NUL byte in document_path', () => '{"self":true,"document_path":"/tmp/a\\u0000.pdf"}', {}, 400, 'document_path'],
-    ['filename with a path separator', () => '{"self":true,"message":"x","document_path":"/nope.pdf","filename":"../x"}', {}, 400, 'filename'],
+    [
+      'filename with a path separator',
+      () => '{"self":true,"message":"x","document_path":"/nope.pdf","filename":"../x"}',
+      {},
+      400,
+      'filename',
+    ],
   ];
 
   let before = 0;
@@ -198,7 +281,12 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
     for (const field of ['image_path', 'document_path']) {
       const answer = await post(JSON.stringify({ self: true, [field]: secretPath }));
       expect(answer.status).toBe(400);
-      expect(answer.body).toEqual({ status: 'error', message: `${field} is not allowed`, field, hint: expect.stringContaining('absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS') });
+      expect(answer.body).toEqual({
+        status: 'error',
+        message: `${field} is not allowed`,
+        field,
+        hint: expect.stringContaining('absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS'),
+      });
       expect(answer.text).not.toContain('payroll');
     }
   });
@@ -275,11 +363,19 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
   });
 
   test.each([
-    ['a body shorter than its Content-Length', (key: string) => httpRequest(`POST ${NOTIFY_PATH} HTTP/1.1\nHost: x\nX-API-KEY: ${key}\nContent-Length: 5000\n`, '{"self":true}')],
+    [
+      'a body shorter than its Content-Length',
+      (key: string) => httpRequest(`POST ${NOTIFY_PATH} HTTP/1.1\nHost: x\nX-API-KEY: ${key}\nContent-Length: 5000\n`, '{"self":true}'),
+    ],
     ['headers that never end', (key: string) => Buffer.from(`POST ${NOTIFY_PATH} HTTP/1.1\r\nHost: x\r\nX-API-KEY: ${key}\r\n`)],
   ])('slow loris (%s): 408 JSON once the request timeout passes, nothing queued', async (_name, bytes) => {
     // Its own local host over the same function services, with a short timeout (default 30 s).
-    const host = await startLocalHost({ routes: functionRoutes(stack.fn.services.handlers), port: 0, log: stack.fn.services.log, requestTimeoutMs: 1_500 });
+    const host = await startLocalHost({
+      routes: functionRoutes(stack.fn.services.handlers),
+      port: 0,
+      log: stack.fn.services.log,
+      requestTimeoutMs: 1_500,
+    });
     try {
       const started = Date.now();
       const answer = await rawExchange(host.port, bytes(KEY()), { timeoutMs: 8_000 });
@@ -292,7 +388,10 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
   });
 
   test('a Content-Length over the cap is refused before the body is read', async () => {
-    const answer = await rawExchange(port(), httpRequest(`POST ${NOTIFY_PATH} HTTP/1.1\nHost: x\nX-API-KEY: ${KEY()}\nContent-Length: 99999999999\n`, '{'));
+    const answer = await rawExchange(
+      port(),
+      httpRequest(`POST ${NOTIFY_PATH} HTTP/1.1\nHost: x\nX-API-KEY: ${KEY()}\nContent-Length: 99999999999\n`, '{'),
+    );
     expectContractAnswer(answer, 'huge content-length');
     expect(answer.status).toBe(413);
   });
@@ -304,7 +403,10 @@ describe('named attacks: 4xx JSON, never 5xx, nothing queued', () => {
     ['Content-Length with Transfer-Encoding', 'Content-Length: 3\nTransfer-Encoding: chunked\n'],
     ['a bad chunk size', 'Transfer-Encoding: chunked\n'],
   ])('malformed framing (%s) is refused with JSON 400', async (_name, framing) => {
-    const answer = await rawExchange(port(), httpRequest(`POST ${NOTIFY_PATH} HTTP/1.1\nHost: x\nX-API-KEY: ${KEY()}\n${framing}`, 'zz\r\n{}\r\n0\r\n\r\n'));
+    const answer = await rawExchange(
+      port(),
+      httpRequest(`POST ${NOTIFY_PATH} HTTP/1.1\nHost: x\nX-API-KEY: ${KEY()}\n${framing}`, 'zz\r\n{}\r\n0\r\n\r\n'),
+    );
     expectContractAnswer(answer, 'malformed framing');
     expect(answer.status).toBe(400);
   });
@@ -333,7 +435,20 @@ const validPhone = fc.oneof(
   fc.constantFrom('+91 (98765) 43-210', '44.7700.900123', '+1-202-555-0143'),
 );
 const hostileScalar = fc.oneof(
-  fc.constantFrom('', ' ', '\u0000', '__proto__', 'constructor', 'true', 'null', '1e308', '12345678901234567890', '/etc/passwd', '..\\..\\x', '😀'.repeat(5)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '__proto__',
+    'constructor',
+    'true',
+    'null',
+    '1e308',
+    '12345678901234567890',
+    '/etc/passwd',
+    '..\\..\\x',
+    '😀'.repeat(5),
+  ),
   fc.double(),
   fc.integer(),
   fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map((n) => Number(n)),
@@ -341,7 +456,12 @@ const hostileScalar = fc.oneof(
   fc.constant(null),
   fc.string({ unit: 'binary', maxLength: 40 }),
 );
-const anyJson = fc.oneof(hostileScalar, fc.jsonValue({ maxDepth: 3 }), fc.array(hostileScalar, { maxLength: 8 }), fc.dictionary(fc.string({ maxLength: 8 }), hostileScalar, { maxKeys: 5 }));
+const anyJson = fc.oneof(
+  hostileScalar,
+  fc.jsonValue({ maxDepth: 3 }),
+  fc.array(hostileScalar, { maxLength: 8 }),
+  fc.dictionary(fc.string({ maxLength: 8 }), hostileScalar, { maxKeys: 5 }),
+);
 /** Mostly the right type (valid or not), sometimes anything at all. */
 const field = <T>(good: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 3 }, { arbitrary: anyJson, weight: 1 });
 
@@ -369,8 +489,21 @@ const contractBody = fc
         { weight: 1, arbitrary: anyJson },
         { weight: 1, arbitrary: fc.constantFrom(undefined, ' \n ') },
       ),
-      image_path: sometimes(fc.constantFrom('/etc/shadow', '/root/.ssh/id_rsa', 'relative.png', '/srv/x/../../etc/hosts', 'C:\\Windows\\win.ini', '/tmp/nope.png'), 12),
-      document_path: sometimes(fc.constantFrom('/proc/self/environ', '/var/log/syslog', '/srv/private/report.pdf', '\\\\server\\share\\a.pdf'), 12),
+      image_path: sometimes(
+        fc.constantFrom(
+          '/etc/shadow',
+          '/root/.ssh/id_rsa',
+          'relative.png',
+          '/srv/x/../../etc/hosts',
+          'C:\\Windows\\win.ini',
+          '/tmp/nope.png',
+        ),
+        12,
+      ),
+      document_path: sometimes(
+        fc.constantFrom('/proc/self/environ', '/var/log/syslog', '/srv/private/report.pdf', '\\\\server\\share\\a.pdf'),
+        12,
+      ),
       caption: sometimes(fc.string({ maxLength: 40 }), 12),
       filename: sometimes(fc.string({ maxLength: 40 }), 12),
       wait_for_delivery: sometimes(fc.boolean(), 2),
@@ -388,27 +521,52 @@ interface Case {
   keyInBody: boolean;
 }
 
-const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '', 'image/png');
+const contentType = fc.constantFrom(
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=latin1',
+  '',
+  'image/png',
+);
 
 const toCase = (value: unknown, keyInBody: boolean, type: string, proto?: unknown): Case => {
-  let text = JSON.stringify(value, (k, v: unknown) => (k === 'apikey' && v === '__KEY__' ? (keyInBody ? stack.apiKey : undefined) : v)) ?? '';
+  let text =
+    JSON.stringify(value, (k, v: unknown) => (k === 'apikey' && v === '__KEY__' ? (keyInBody ? stack.apiKey : undefined) : v)) ?? '';
   // An own "__proto__" key is written into the text: an object literal would set the prototype instead.
-  if (proto !== undefined && text.startsWith('{')) text = `{"__proto__":${JSON.stringify(proto)}${text === '{}' ? '' : ','}${text.slice(1)}`;
+  if (proto !== undefined && text.startsWith('{'))
+    text = `{"__proto__":${JSON.stringify(proto)}${text === '{}' ? '' : ','}${text.slice(1)}`;
   return { body: text, contentType: type, keyInBody };
 };
-const protoPayload = fc.option(fc.dictionary(fc.constantFrom('self', 'phone', 'message', 'apikey', 'polluted'), hostileScalar), { freq: 4 });
+const protoPayload = fc.option(fc.dictionary(fc.constantFrom('self', 'phone', 'message', 'apikey', 'polluted'), hostileScalar), {
+  freq: 4,
+});
 
 const generatedCase: fc.Arbitrary<Case> = fc.oneof(
-  { weight: 10, arbitrary: fc.tuple(contractBody, fc.boolean(), contentType, protoPayload).map(([b, k, t, p]) => toCase(b, k, t, p ?? undefined)) },
+  {
+    weight: 10,
+    arbitrary: fc.tuple(contractBody, fc.boolean(), contentType, protoPayload).map(([b, k, t, p]) => toCase(b, k, t, p ?? undefined)),
+  },
   { weight: 1, arbitrary: fc.tuple(anyJson, contentType).map(([b, t]) => toCase(b, false, t)) },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ unit: 'binary', maxLength: 200 }), contentType).map(([s, t]) => ({ body: s, contentType: t, keyInBody: false })) },
-  { weight: 1, arbitrary: fc.tuple(fc.uint8Array({ maxLength: 200 }), contentType).map(([b, t]) => ({ body: b, contentType: t, keyInBody: false })) },
   {
     weight: 1,
-    arbitrary: fc.tuple(fc.integer({ min: 1, max: 5_000 }), fc.constantFrom('[', '{"phone":', '{"a":'), contentType).map(([depth, open, t]) => {
-      const close = open === '[' ? ']' : '}';
-      return { body: open.repeat(depth) + '1' + close.repeat(depth), contentType: t, keyInBody: false };
-    }),
+    arbitrary: fc
+      .tuple(fc.string({ unit: 'binary', maxLength: 200 }), contentType)
+      .map(([s, t]) => ({ body: s, contentType: t, keyInBody: false })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.uint8Array({ maxLength: 200 }), contentType).map(([b, t]) => ({ body: b, contentType: t, keyInBody: false })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 1, max: 5_000 }), fc.constantFrom('[', '{"phone":', '{"a":'), contentType)
+      .map(([depth, open, t]) => {
+        const close = open === '[' ? ']' : '}';
+        return { body: open.repeat(depth) + '1' + close.repeat(depth), contentType: t, keyInBody: false };
+      }),
   },
   {
     weight: 1,
@@ -452,7 +610,9 @@ describe('fuzz', () => {
       { numRuns: RUNS, seed, endOnFailure: true },
     );
     const seconds = (Date.now() - started) / 1000;
-    console.log(`fuzz: ${requests} requests in ${seconds.toFixed(1)} s (seed ${seed}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.log(
+      `fuzz: ${requests} requests in ${seconds.toFixed(1)} s (seed ${seed}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
     expect(requests).toBeGreaterThanOrEqual(10_000);
     // A generator that only ever produced one kind of answer would be testing nothing.
     expect(statuses.get(400) ?? 0).toBeGreaterThan(1_000);

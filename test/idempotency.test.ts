@@ -97,7 +97,10 @@ test('a deferred answer (WhatsApp paused: 200, deferred) is remembered: the repe
 
 test('the same key under another API key is a different request', async () => {
   const { key: otherKey } = await createApiKeyStore(stack.tables, stack.env.WHATSAPP_API_KEY_PEPPER!).create('idem-other');
-  const a = await stack.notify({ apikey: stack.apiKey, phone: PHONE, message: 'idem-two-keys' }, { headers: { 'Idempotency-Key': 'shared' } });
+  const a = await stack.notify(
+    { apikey: stack.apiKey, phone: PHONE, message: 'idem-two-keys' },
+    { headers: { 'Idempotency-Key': 'shared' } },
+  );
   const b = await stack.notify({ apikey: otherKey, phone: PHONE, message: 'idem-two-keys' }, { headers: { 'Idempotency-Key': 'shared' } });
   expect(a.status).toBe(200);
   expect(b.status).toBe(200);
@@ -120,7 +123,10 @@ test('an answer that queued nothing (404) is not remembered: the same key works 
 });
 
 test('header and field that disagree → 400; an over-long header → 400', async () => {
-  const mismatch = await stack.notify({ apikey: stack.apiKey, self: true, message: 'x', idempotency_key: 'a' }, { headers: { 'Idempotency-Key': 'b' } });
+  const mismatch = await stack.notify(
+    { apikey: stack.apiKey, self: true, message: 'x', idempotency_key: 'a' },
+    { headers: { 'Idempotency-Key': 'b' } },
+  );
   expect(mismatch.status).toBe(400);
   expect(mismatch.body.field).toBe('idempotency_key');
   const long = await stack.notify({ apikey: stack.apiKey, self: true, message: 'x' }, { headers: { 'Idempotency-Key': 'k'.repeat(129) } });

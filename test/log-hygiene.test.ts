@@ -28,7 +28,10 @@ import { startStack, type Stack } from './support/stack.js';
 
 const NAME = 'log-hygiene';
 const LOG_DIR = path.join(TEST_OUTPUT, 'logs');
-const ownLogFiles = () => readdirSync(LOG_DIR).filter((f) => f.startsWith(`${NAME}.`)).map((f) => path.join(LOG_DIR, f));
+const ownLogFiles = () =>
+  readdirSync(LOG_DIR)
+    .filter((f) => f.startsWith(`${NAME}.`))
+    .map((f) => path.join(LOG_DIR, f));
 
 // Numbers this test sends; none may appear in full in any log.
 const PHONES = ['919812345678', '447911123456', '12025550143', '33612345678', '4915123456789', '61412345678', '5511912345678'];
@@ -70,7 +73,12 @@ async function drive(): Promise<void> {
   await notify({ apikey: stack.apiKey, phone: Number(p2), message: 'integer', wait_for_delivery: true });
   await notify({ apikey: second, phones: [p3, `+${p4}`, p3, `(${p5.slice(0, 2)}) ${p5.slice(2)}`], message: 'several' });
   // The key and the numbers inside other fields.
-  await notify({ apikey: stack.apiKey, self: true, message: `my key is ${stack.apiKey} and my number ${p6}`, idempotency_key: second.slice(0, 64) });
+  await notify({
+    apikey: stack.apiKey,
+    self: true,
+    message: `my key is ${stack.apiKey} and my number ${p6}`,
+    idempotency_key: second.slice(0, 64),
+  });
   await notify({ apikey: stack.apiKey, phone: p0, message: 'x', caption: stack.apiKey, filename: second });
   await notify({ apikey: stack.apiKey, username: stack.apiKey, message: 'username is a key' });
   await notify({ apikey: stack.apiKey, username: p6, message: 'username is a number' });
@@ -110,7 +118,9 @@ async function drive(): Promise<void> {
   expect((await stack.admin('POST', 'users', { username: 'bad', phone: `${p6}99999` })).status).toBe(400);
   await notify({ apikey: stack.apiKey, username: 'trader', message: 'to a linked user' });
   // Admin with wrong passwords (a near miss and another secret).
-  const wrongAdmin = await fetch(`${stack.sidecar.url}/whatsapp/api/status`, { headers: { Authorization: `Bearer ${stack.adminPassword}x` } });
+  const wrongAdmin = await fetch(`${stack.sidecar.url}/whatsapp/api/status`, {
+    headers: { Authorization: `Bearer ${stack.adminPassword}x` },
+  });
   expect(wrongAdmin.status).toBe(401);
   await fetch(`${stack.sidecar.url}/whatsapp/api/status`, { headers: { Authorization: `Bearer ${stack.apiKey}` } });
 
@@ -136,13 +146,18 @@ async function drive(): Promise<void> {
       body: JSON.stringify({ username: 'forged', phone: p5 }),
     });
   }
-  await fetch(`${stack.sidecar.url}/whatsapp/api/session`, { method: 'POST', body: JSON.stringify({ password: `${stack.env.WHATSAPP_SESSION_SECRET}` }) });
+  await fetch(`${stack.sidecar.url}/whatsapp/api/session`, {
+    method: 'POST',
+    body: JSON.stringify({ password: `${stack.env.WHATSAPP_SESSION_SECRET}` }),
+  });
 
   // The sidecar socket with a wrong token (the real one is in the other requests' logs, if anywhere).
   await new Promise<void>((resolve) => {
     const socket = net.connect(Number(new URL(stack.sidecar.url).port), '127.0.0.1');
     socket.on('connect', () =>
-      socket.write(`GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${stack.env.WHATSAPP_SIDECAR_TOKEN}-nope\r\n\r\n`),
+      socket.write(
+        `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${stack.env.WHATSAPP_SIDECAR_TOKEN}-nope\r\n\r\n`,
+      ),
     );
     socket.on('data', () => socket.destroy());
     socket.on('close', () => resolve());
@@ -167,7 +182,8 @@ describe('a captured log of a full run', () => {
     for (const { file, text } of logs) {
       for (const [label, value] of secrets) if (value && text.includes(value)) leaks.push(`${label} in ${file}`);
       for (const phone of PHONES) if (text.includes(phone)) leaks.push(`phone ${phone} in ${file}`);
-      for (const word of ['noiseKey', 'signedIdentityKey', 'advSecretKey', 'privKey', 'Bearer ']) if (text.includes(word)) leaks.push(`"${word}" in ${file}`);
+      for (const word of ['noiseKey', 'signedIdentityKey', 'advSecretKey', 'privKey', 'Bearer '])
+        if (text.includes(word)) leaks.push(`"${word}" in ${file}`);
     }
     expect(leaks).toEqual([]);
 
@@ -194,13 +210,24 @@ describe('a paired sidecar (the loopback WhatsApp peer) while it sends', () => {
       await paired.sidecar.stop({ crash: true });
       await paired.sidecar.start();
       await paired.waitForState('open');
-      expect((await paired.notify({ apikey: paired.apiKey, phone: PHONES[0], message: 'again', wait_for_delivery: true })).status).toBe(200);
+      expect((await paired.notify({ apikey: paired.apiKey, phone: PHONES[0], message: 'again', wait_for_delivery: true })).status).toBe(
+        200,
+      );
     } finally {
       await paired.dispose();
     }
     const sidecarLog = readFileSync(path.join(LOG_DIR, `${PAIRED}.sidecar.log`), 'utf8');
     expect(sidecarLog).toContain('"msg":"sent"');
-    const leaks = ['privKey', 'rootKey', 'chainKey', 'SessionEntry', 'noiseKey', 'advSecretKey', ...PHONES.slice(0, 2), paired.apiKey].filter((w) => sidecarLog.includes(w));
+    const leaks = [
+      'privKey',
+      'rootKey',
+      'chainKey',
+      'SessionEntry',
+      'noiseKey',
+      'advSecretKey',
+      ...PHONES.slice(0, 2),
+      paired.apiKey,
+    ].filter((w) => sidecarLog.includes(w));
     expect(leaks).toEqual([]);
   }, 90_000);
 });
@@ -221,9 +248,15 @@ describe("the logger's safety nets", () => {
   test('secrets are redacted by name, at the top level and one or two levels down', async () => {
     const { log, text } = capture();
     log.info({ apikey: 'k1-secret', token: 't1-secret', password: 'p1-secret', pepper: 'pp1-secret', cookie: 'c1-secret' }, 'top');
-    log.info({ body: { apikey: 'k2-secret' }, headers: { authorization: 'Bearer a2-secret', 'x-api-key': 'k3-secret', cookie: 'c2-secret' } }, 'nested');
+    log.info(
+      { body: { apikey: 'k2-secret' }, headers: { authorization: 'Bearer a2-secret', 'x-api-key': 'k3-secret', cookie: 'c2-secret' } },
+      'nested',
+    );
     log.info({ req: { headers: { authorization: 'Bearer a3-secret', 'x-api-key': 'k4-secret', cookie: 'c3-secret' } } }, 'request');
-    log.info({ config: { sidecarToken: 't2-secret', adminPassword: 'p2-secret', apiKeyPepper: 'pp2-secret', sessionSecret: 's2-secret' } }, 'config');
+    log.info(
+      { config: { sidecarToken: 't2-secret', adminPassword: 'p2-secret', apiKeyPepper: 'pp2-secret', sessionSecret: 's2-secret' } },
+      'config',
+    );
     log.info({ state: { creds: { noiseKey: 'n-secret' } }, session: 'sess-secret' }, 'creds');
     await new Promise((r) => setImmediate(r));
     expect(text()).toContain('[redacted]');

@@ -24,7 +24,13 @@ function parseMetrics(text: string): Samples {
     if (line === '' || line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
     if (!m) throw new Error(`unparseable metrics line: ${line}`);
-    const labels = m[2] ? `{${m[2].slice(1, -1).split(/,(?=\w+=")/).sort().join(',')}}` : '';
+    const labels = m[2]
+      ? `{${m[2]
+          .slice(1, -1)
+          .split(/,(?=\w+=")/)
+          .sort()
+          .join(',')}}`
+      : '';
     samples.set(`${m[1]}${labels}`, Number(m[3]));
   }
   return samples;
@@ -87,7 +93,11 @@ test('queue depth and oldest age count what waits while paused; readiness is 503
   expect((await stack.admin('POST', 'disconnect')).body.state).toBe('paused');
   const paused = await readyz();
   expect(paused.status).toBe(503);
-  expect(paused.body).toMatchObject({ status: 'not_ready', checks: { whatsapp: 'paused', storage: 'ok' }, reasons: ['WhatsApp is paused'] });
+  expect(paused.body).toMatchObject({
+    status: 'not_ready',
+    checks: { whatsapp: 'paused', storage: 'ok' },
+    reasons: ['WhatsApp is paused'],
+  });
 
   for (const message of ['held one', 'held two']) {
     const res = await stack.notify({ apikey: stack.apiKey, phone: '919876543210', message });

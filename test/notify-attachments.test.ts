@@ -29,7 +29,11 @@ beforeAll(async () => {
   symlinkSync(path.join(outside, 'secret.pdf'), path.join(root, 'escape.pdf'));
   stack = await startStack({
     name: 'notify-attachments',
-    env: { WHATSAPP_ATTACHMENT_ROOTS: root, WHATSAPP_MAX_IMAGE_BYTES: String(2 * 1024 * 1024), WHATSAPP_MAX_DOCUMENT_BYTES: String(4 * 1024 * 1024) },
+    env: {
+      WHATSAPP_ATTACHMENT_ROOTS: root,
+      WHATSAPP_MAX_IMAGE_BYTES: String(2 * 1024 * 1024),
+      WHATSAPP_MAX_DOCUMENT_BYTES: String(4 * 1024 * 1024),
+    },
   });
 });
 afterAll(async () => {
@@ -46,7 +50,13 @@ const storedBytes = async (id: string, slot: 'image' | 'document') => {
 };
 
 test('an image and a document are stored whole with the queued notification, with types from their bytes', async () => {
-  const res = await send({ message: 'see attached', image_path: path.join(root, 'chart.png'), document_path: path.join(root, 'docs', 'report.pdf'), caption: 'Q3', filename: 'Q3 report.pdf' });
+  const res = await send({
+    message: 'see attached',
+    image_path: path.join(root, 'chart.png'),
+    document_path: path.join(root, 'docs', 'report.pdf'),
+    caption: 'Q3',
+    filename: 'Q3 report.pdf',
+  });
   expect(res.status).toBe(200);
   expect(res.body.deferred).toBe(true);
   const id = String(res.body.id);
@@ -86,7 +96,12 @@ test.each([
 ])('%s %s is refused with the uniform message', async (field, p) => {
   const res = await send({ [field]: p });
   expect(res.status).toBe(400);
-  expect(res.body).toEqual({ status: 'error', field, message: `${field} is not allowed`, hint: expect.stringContaining('absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS') });
+  expect(res.body).toEqual({
+    status: 'error',
+    field,
+    message: `${field} is not allowed`,
+    hint: expect.stringContaining('absolute path of a regular file inside one of the folders listed in WHATSAPP_ATTACHMENT_ROOTS'),
+  });
 });
 
 test('files over the caps get 413 naming the field', async () => {

@@ -39,7 +39,9 @@ describe('phone numbers must be possible for their country code', () => {
     const res = await stack.notify(withKey({ phones: ['919876543210', '+44 7700 900123', '98-7654-3210'], message: 'hi' }));
     expect(res.status).toBe(400);
     expect(res.body.field).toBe('phones[2]');
-    expect(res.body.message).toBe('phones[2] 9876543210 is not a possible number for +98 (IR); include the country code, e.g. 919876543210');
+    expect(res.body.message).toBe(
+      'phones[2] 9876543210 is not a possible number for +98 (IR); include the country code, e.g. 919876543210',
+    );
   });
 
   test('a shared code names its main country, an unknown code says so; integers are checked the same', async () => {
@@ -48,7 +50,9 @@ describe('phone numbers must be possible for their country code', () => {
     expect(us.body.message).toBe('phone 1555000123 is not a possible number for +1 (US); include the country code, e.g. 919876543210');
     const unknown = await stack.notify(withKey({ phone: '+999 1234 5678', message: 'hi' }));
     expect(unknown.status).toBe(400);
-    expect(unknown.body.message).toBe('phone 99912345678 does not start with a known country code; include the country code, e.g. 919876543210');
+    expect(unknown.body.message).toBe(
+      'phone 99912345678 does not start with a known country code; include the country code, e.g. 919876543210',
+    );
   });
 
   test('the old rules still hold: 7–15 digits, no leading 0, an integer is read as its digits', async () => {
@@ -59,7 +63,11 @@ describe('phone numbers must be possible for their country code', () => {
     const ok = await stack.notify(withKey({ phones: [919876543210, '+1 (202) 555-0143', '44.7700.900123'], message: 'hi' }));
     expect(ACCEPTED).toContain(ok.status);
     const n = await createNotificationQueue(stack.tables).get(String(ok.body.id));
-    expect(n?.recipients.map((r) => r.to)).toEqual(['919876543210@s.whatsapp.net', '12025550143@s.whatsapp.net', '447700900123@s.whatsapp.net']);
+    expect(n?.recipients.map((r) => r.to)).toEqual([
+      '919876543210@s.whatsapp.net',
+      '12025550143@s.whatsapp.net',
+      '447700900123@s.whatsapp.net',
+    ]);
   });
 
   test('WHATSAPP_DEFAULT_COUNTRY=IN: a valid Indian national number gets 91; a number possible as written is kept', async () => {
@@ -117,7 +125,9 @@ describe('a 401 says why no key was read', () => {
     const empty = await stack.notify(undefined, { raw: '' });
     expect(empty.body.message).toBe('Invalid or missing API key (the body is empty; send a JSON object or the X-API-KEY header)');
     const array = await stack.notify([{ apikey: stack.apiKey }]);
-    expect(array.body.message).toBe('Invalid or missing API key (the body is JSON but not an object; send a JSON object or the X-API-KEY header)');
+    expect(array.body.message).toBe(
+      'Invalid or missing API key (the body is JSON but not an object; send a JSON object or the X-API-KEY header)',
+    );
   });
 
   test('a JSON object without a key, or a wrong key in the header, keeps the plain message; authentication stays first', async () => {

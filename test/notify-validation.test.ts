@@ -139,13 +139,28 @@ describe('recipients', () => {
   });
 
   test('duplicates collapse after normalising; the first 5 distinct are sent, the rest counted in skipped', async () => {
-    const phones = ['919876543210', '+91 98765 43210', '919876543211', '919876543212', '919876543213', '919876543214', '919876543215', '919876543216'];
+    const phones = [
+      '919876543210',
+      '+91 98765 43210',
+      '919876543211',
+      '919876543212',
+      '919876543213',
+      '919876543214',
+      '919876543215',
+      '919876543216',
+    ];
     const res = await stack.notify(withKey({ phones, message: 'hi' }));
     expect(res.status).toBe(200);
     expect(res.body.deferred).toBe(true);
     expect(res.body).toMatchObject({ queued: 5, skipped: 2, deferred: true });
     const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
-    expect(n?.recipients.map((r) => r.to.slice(0, 12))).toEqual(['919876543210', '919876543211', '919876543212', '919876543213', '919876543214']);
+    expect(n?.recipients.map((r) => r.to.slice(0, 12))).toEqual([
+      '919876543210',
+      '919876543211',
+      '919876543212',
+      '919876543213',
+      '919876543214',
+    ]);
   });
 
   test('an unknown username is 404', async () => {
@@ -190,7 +205,9 @@ describe('offline', () => {
       const res = await stack.notify(withKey({ phone: '919876543210', message: 'while the sidecar is down' }));
       expect(res.status).toBe(200);
       expect(res.body.deferred).toBe(true);
-      const waited = await stack.notify(withKey({ phones: ['919876543210', '447700900123'], message: 'waiting, sidecar down', wait_for_delivery: true }));
+      const waited = await stack.notify(
+        withKey({ phones: ['919876543210', '447700900123'], message: 'waiting, sidecar down', wait_for_delivery: true }),
+      );
       expect(waited.status).toBe(200);
       expect(waited.body).toMatchObject({
         status: 'success',
@@ -232,7 +249,9 @@ describe('status lookup', () => {
     const { key: other } = await createApiKeyStore(stack.tables, stack.env.WHATSAPP_API_KEY_PEPPER!).create('other');
     const theirs = await fetch(`${stack.fn.url}/api/v1/whatsapp/notify/${id}`, { headers: { 'X-API-KEY': other } });
     expect(theirs.status).toBe(404);
-    const unknown = await fetch(`${stack.fn.url}/api/v1/whatsapp/notify/q202601010000-0000000000000000`, { headers: { 'X-API-KEY': stack.apiKey } });
+    const unknown = await fetch(`${stack.fn.url}/api/v1/whatsapp/notify/q202601010000-0000000000000000`, {
+      headers: { 'X-API-KEY': stack.apiKey },
+    });
     expect(unknown.status).toBe(404);
   });
 });
@@ -259,6 +278,9 @@ describe('the sidecar WebSocket', () => {
   });
 
   test('refuses a client that does not speak the protocol version', async () => {
-    expect(await connect({ Authorization: `Bearer ${stack.env.WHATSAPP_SIDECAR_TOKEN}` }, 'wa-notify.v0')).toEqual({ opened: false, status: 400 });
+    expect(await connect({ Authorization: `Bearer ${stack.env.WHATSAPP_SIDECAR_TOKEN}` }, 'wa-notify.v0')).toEqual({
+      opened: false,
+      status: 400,
+    });
   });
 });

@@ -69,7 +69,10 @@ test('no answer within the wait timeout → 504 with pending; sending goes on an
   const slow = await stack.startFunctionInstance({ WHATSAPP_WAIT_TIMEOUT_MS: '300' });
   stack.peer.setAckDelay(1_500);
   try {
-    const res = await stack.notify({ apikey: stack.apiKey, phone: '919876543211', message: 'slow ack', wait_for_delivery: true }, { url: slow.url });
+    const res = await stack.notify(
+      { apikey: stack.apiKey, phone: '919876543211', message: 'slow ack', wait_for_delivery: true },
+      { url: slow.url },
+    );
     expect(res.status).toBe(504);
     expect(res.body.status).toBe('error');
     expect(res.body.data).toEqual({ sent: [], failed: [], skipped: 0, pending: ['919876543211@s.whatsapp.net'] });
@@ -115,7 +118,11 @@ test('paused: notifications answer 200 deferred, at once even with wait_for_deli
   expect((await stack.admin('POST', 'disconnect')).body.state).toBe('paused');
   const res = await send({ phone: '919876543211', message: 'queued while paused', wait_for_delivery: true });
   expect(res.status).toBe(200);
-  expect(res.body).toMatchObject({ status: 'success', deferred: true, data: { sent: [], failed: [], skipped: 0, pending: ['919876543211@s.whatsapp.net'] } });
+  expect(res.body).toMatchObject({
+    status: 'success',
+    deferred: true,
+    data: { sent: [], failed: [], skipped: 0, pending: ['919876543211@s.whatsapp.net'] },
+  });
   expect(textsTo('919876543211@s.whatsapp.net')).not.toContain('queued while paused');
   await stack.admin('POST', 'connect');
   await stack.waitForState('open');

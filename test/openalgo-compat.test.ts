@@ -71,7 +71,11 @@ interface Content {
 
 const CONTENTS: Content[] = [
   { name: 'message', args: (tag) => ({ message: `text ${tag}` }), parts: ['text'] },
-  { name: 'message + image + caption', args: (tag) => ({ message: `text ${tag}`, image: IMAGE, caption: `cap ${tag}` }), parts: ['text', 'image'] },
+  {
+    name: 'message + image + caption',
+    args: (tag) => ({ message: `text ${tag}`, image: IMAGE, caption: `cap ${tag}` }),
+    parts: ['text', 'image'],
+  },
   {
     name: 'document + filename + caption, message None',
     args: (tag) => ({ document: DOCUMENT, filename: `${tag}.pdf`, caption: `cap ${tag}` }),
@@ -111,7 +115,12 @@ function allCases(mode: string): Case[] {
           cases.push({
             tag,
             name: `${form.name}, ${content.name}, wait_for_delivery=${wait ?? 'default'}, ${kwargs ? 'idempotency_key=' : 'no kwargs'}, host${hostSlash ? ' with /' : ''}`,
-            args: { ...form.args, ...content.args(tag), ...(wait === undefined ? {} : { waitForDelivery: wait }), ...(kwargs ? { kwargs: { idempotency_key: `key-${tag}` } } : {}) },
+            args: {
+              ...form.args,
+              ...content.args(tag),
+              ...(wait === undefined ? {} : { waitForDelivery: wait }),
+              ...(kwargs ? { kwargs: { idempotency_key: `key-${tag}` } } : {}),
+            },
             hostSlash,
             wait: wait ?? true,
             to: form.to,
@@ -162,7 +171,11 @@ async function expectReplays(cases: Case[], first: Map<string, SdkCall>): Promis
   const withKey = cases.filter((c) => c.args.kwargs !== undefined);
   const again = await inBatches(withKey, 8, (c) => call(c));
   withKey.forEach((c, i) => {
-    expect({ case: c.name, status: again[i]!.status, text: again[i]!.text }).toEqual({ case: c.name, status: 200, text: first.get(c.tag)!.text });
+    expect({ case: c.name, status: again[i]!.status, text: again[i]!.text }).toEqual({
+      case: c.name,
+      status: 200,
+      text: first.get(c.tag)!.text,
+    });
   });
 }
 
@@ -187,10 +200,23 @@ describe('WhatsApp open', () => {
           message: `Sent to ${expected.length} of ${expected.length} recipient(s)`,
         });
       } else {
-        expect({ case: c.name, queued: result.queued, skipped: result.skipped }).toEqual({ case: c.name, queued: expected.length, skipped: 0 });
+        expect({ case: c.name, queued: result.queued, skipped: result.skipped }).toEqual({
+          case: c.name,
+          queued: expected.length,
+          skipped: 0,
+        });
       }
     });
-    await waitUntil(() => cases.every(arrived), 60_000, () => `every part of ${cases.filter((c) => !arrived(c)).map((c) => c.name).slice(0, 3).join('; ')}`);
+    await waitUntil(
+      () => cases.every(arrived),
+      60_000,
+      () =>
+        `every part of ${cases
+          .filter((c) => !arrived(c))
+          .map((c) => c.name)
+          .slice(0, 3)
+          .join('; ')}`,
+    );
   }, 240_000);
 
   test('kwargs idempotency_key makes a retry safe: the repeat gets the first answer and sends nothing', async () => {
@@ -257,7 +283,16 @@ describe('WhatsApp paused (deferred)', () => {
   test('after connect, every deferred combination is delivered, once', async () => {
     expect((await stack.admin('POST', 'connect')).status).toBe(200);
     await stack.waitForState('open');
-    await waitUntil(() => cases.every(arrived), 120_000, () => `every part of ${cases.filter((c) => !arrived(c)).map((c) => c.name).slice(0, 3).join('; ')}`);
+    await waitUntil(
+      () => cases.every(arrived),
+      120_000,
+      () =>
+        `every part of ${cases
+          .filter((c) => !arrived(c))
+          .map((c) => c.name)
+          .slice(0, 3)
+          .join('; ')}`,
+    );
     for (const c of cases.filter((x) => x.parts[0] === 'text')) {
       for (const to of c.to()) expect(stack.peer.received.filter((m) => m.to === to && m.text === `text ${c.tag}`)).toHaveLength(1);
     }
@@ -270,14 +305,31 @@ describe('invalid calls get the documented 4xx, which the SDK reports as its err
     { name: 'to= a number without its country code', args: { message: 'x', to: '12' }, status: 400, field: 'phone' },
     { name: 'to= an empty list', args: { message: 'x', to: [] }, status: 400, field: 'phones' },
     { name: 'to= a list with a bad entry', args: { message: 'x', to: [IN, 'abc'] }, status: 400, field: 'phones[1]' },
-    { name: 'username= unknown', args: { message: 'x', username: 'nobody-here' }, status: 404, message: /^Username not found or not linked to WhatsApp$/ },
+    {
+      name: 'username= unknown',
+      args: { message: 'x', username: 'nobody-here' },
+      status: 404,
+      message: /^Username not found or not linked to WhatsApp$/,
+    },
     { name: 'message None and no attachment', args: {}, status: 400, field: 'message' },
     { name: 'a whitespace-only message', args: { message: '   ' }, status: 400, field: 'message' },
     { name: 'a message over 4096 characters', args: { message: 'x'.repeat(4097) }, status: 400, field: 'message' },
     { name: 'caption= without an attachment', args: { message: 'x', caption: 'c' }, status: 400, field: 'caption' },
     { name: 'filename= without document=', args: { image: IMAGE, filename: 'a.pdf' }, status: 400, field: 'filename' },
-    { name: 'image= outside the allowlist', args: { image: '/etc/passwd' }, status: 400, field: 'image_path', message: /^image_path is not allowed$/ },
-    { name: 'document= a relative path', args: { document: 'report.pdf' }, status: 400, field: 'document_path', message: /^document_path is not allowed$/ },
+    {
+      name: 'image= outside the allowlist',
+      args: { image: '/etc/passwd' },
+      status: 400,
+      field: 'image_path',
+      message: /^image_path is not allowed$/,
+    },
+    {
+      name: 'document= a relative path',
+      args: { document: 'report.pdf' },
+      status: 400,
+      field: 'document_path',
+      message: /^document_path is not allowed$/,
+    },
     { name: 'image= not an image', args: { image: DOCUMENT }, status: 400, field: 'image_path' },
     { name: 'kwargs idempotency_key=""', args: { message: 'x', kwargs: { idempotency_key: '' } }, status: 400, field: 'idempotency_key' },
   ];
@@ -298,7 +350,10 @@ describe('invalid calls get the documented 4xx, which the SDK reports as its err
 describe('what real clients send besides the SDK', () => {
   test('no Content-Type, or text/plain: the body is still read as JSON', async () => {
     const request = openalgoWhatsappRequest({ apiKey: stack.apiKey, host: stack.fn.url, message: 'content-type', waitForDelivery: false });
-    for (const headers of [{}, { 'Content-Type': 'text/plain' }, { 'Content-Type': 'application/x-www-form-urlencoded' }] as Record<string, string>[]) {
+    for (const headers of [{}, { 'Content-Type': 'text/plain' }, { 'Content-Type': 'application/x-www-form-urlencoded' }] as Record<
+      string,
+      string
+    >[]) {
       // A string body makes fetch add text/plain itself; a Uint8Array body sends no Content-Type at all.
       const res = await fetch(request.url, { method: 'POST', headers, body: new TextEncoder().encode(JSON.stringify(request.body)) });
       const body = (await res.json()) as Record<string, unknown>;

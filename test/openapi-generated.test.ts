@@ -71,29 +71,34 @@ async function post(body: unknown): Promise<{ status: number; body: Record<strin
 const RUNS = Number(process.env.OPENAPI_GEN_RUNS ?? 300);
 const shown = (body: unknown) => JSON.stringify(body).slice(0, 400);
 
-test('what the document calls valid is accepted (200), what it calls invalid is refused (400); most generated bodies are valid', async () => {
-  let valid = 0;
-  let invalid = 0;
-  await fc.assert(
-    fc.asyncProperty(bodies(), async (body) => {
-      const documentSays = isValid(body);
-      const why = documentSays ? '' : explain();
-      const answer = await post(body);
-      if (documentSays) {
-        valid++;
-        if (answer.status !== 200 || answer.body.status !== 'success') throw new Error(`valid per the document, answered ${answer.status} ${JSON.stringify(answer.body)}: ${shown(body)}`);
-      } else {
-        invalid++;
-        if (answer.status !== 400) throw new Error(`invalid per the document (${why}), answered ${answer.status}: ${shown(body)}`);
-      }
-    }),
-    { numRuns: RUNS },
-  );
-  console.log(`generated from the document: ${valid} valid (200), ${invalid} invalid (400)`);
-  // A tester driven by the document reaches the accepted path for most requests.
-  expect(valid).toBeGreaterThan(invalid);
-  expect(invalid).toBeGreaterThan(0);
-}, 60_000 + RUNS * 400);
+test(
+  'what the document calls valid is accepted (200), what it calls invalid is refused (400); most generated bodies are valid',
+  async () => {
+    let valid = 0;
+    let invalid = 0;
+    await fc.assert(
+      fc.asyncProperty(bodies(), async (body) => {
+        const documentSays = isValid(body);
+        const why = documentSays ? '' : explain();
+        const answer = await post(body);
+        if (documentSays) {
+          valid++;
+          if (answer.status !== 200 || answer.body.status !== 'success')
+            throw new Error(`valid per the document, answered ${answer.status} ${JSON.stringify(answer.body)}: ${shown(body)}`);
+        } else {
+          invalid++;
+          if (answer.status !== 400) throw new Error(`invalid per the document (${why}), answered ${answer.status}: ${shown(body)}`);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    console.log(`generated from the document: ${valid} valid (200), ${invalid} invalid (400)`);
+    // A tester driven by the document reaches the accepted path for most requests.
+    expect(valid).toBeGreaterThan(invalid);
+    expect(invalid).toBeGreaterThan(0);
+  },
+  60_000 + RUNS * 400,
+);
 
 /** One schema keyword broken at a time; each must make the document and the service refuse. */
 const BREAKS: { keyword: string; apply(body: Record<string, unknown>): Record<string, unknown> }[] = [

@@ -39,19 +39,40 @@ test('docs/openapi.json matches the schemas (run `npm run openapi` after changin
 });
 
 test('the request schema carries every field the handler reads, with the contract limits', () => {
-  const schemas = (buildOpenApiDocument().components as { schemas: Record<string, { properties: Record<string, Record<string, unknown>> }> }).schemas;
+  const schemas = (
+    buildOpenApiDocument().components as { schemas: Record<string, { properties: Record<string, Record<string, unknown>> }> }
+  ).schemas;
   const props = schemas.NotifyRequest!.properties;
   expect(Object.keys(props).sort()).toEqual(
-    ['apikey', 'caption', 'document_path', 'filename', 'idempotency_key', 'image_path', 'message', 'phone', 'phones', 'self', 'username', 'wait_for_delivery'].sort(),
+    [
+      'apikey',
+      'caption',
+      'document_path',
+      'filename',
+      'idempotency_key',
+      'image_path',
+      'message',
+      'phone',
+      'phones',
+      'self',
+      'username',
+      'wait_for_delivery',
+    ].sort(),
   );
   expect(props.message).toMatchObject({ type: ['string', 'null'], anyOf: [{ maxLength: 4096 }, { pattern: '^\\s*$' }] });
-  expect(props.phones).toMatchObject({ type: ['array', 'null'], minItems: 1, maxItems: 100, items: { $ref: '#/components/schemas/PhoneNumber' } });
+  expect(props.phones).toMatchObject({
+    type: ['array', 'null'],
+    minItems: 1,
+    maxItems: 100,
+    items: { $ref: '#/components/schemas/PhoneNumber' },
+  });
   expect(props.phone).toMatchObject({ anyOf: [{ $ref: '#/components/schemas/PhoneNumber' }, { type: 'null' }] });
   expect(schemas.DeferredResponse!.properties.deferred).toMatchObject({ const: true });
 });
 
 test('exactly one recipient form is a oneOf of the four forms, self only true; caption and filename depend on attachments', () => {
-  const request = (buildOpenApiDocument().components as { schemas: Record<string, { allOf: Record<string, unknown>[] }> }).schemas.NotifyRequest!;
+  const request = (buildOpenApiDocument().components as { schemas: Record<string, { allOf: Record<string, unknown>[] }> }).schemas
+    .NotifyRequest!;
   const [recipients, content, caption, filename] = request.allOf;
   expect(recipients!.oneOf).toEqual([
     expect.objectContaining({ required: ['self'], properties: { self: { const: true } } }),
@@ -60,16 +81,24 @@ test('exactly one recipient form is a oneOf of the four forms, self only true; c
     expect.objectContaining({ required: ['phones'] }),
   ]);
   expect((content!.anyOf as { required: string[] }[]).map((b) => b.required)).toEqual([['message'], ['image_path'], ['document_path']]);
-  expect(caption).toMatchObject({ if: { required: ['caption'] }, then: { anyOf: [{ required: ['image_path'] }, { required: ['document_path'] }] } });
+  expect(caption).toMatchObject({
+    if: { required: ['caption'] },
+    then: { anyOf: [{ required: ['image_path'] }, { required: ['document_path'] }] },
+  });
   expect(filename).toMatchObject({ if: { required: ['filename'] }, then: { required: ['document_path'] } });
 });
 
 test('every status code the service answers is documented, and the POST answers link to the status route by id', () => {
-  const paths = buildOpenApiDocument().paths as Record<string, Record<string, { responses: Record<string, { links?: Record<string, unknown> }> }>>;
+  const paths = buildOpenApiDocument().paths as Record<
+    string,
+    Record<string, { responses: Record<string, { links?: Record<string, unknown> }> }>
+  >;
   const post = paths['/api/v1/whatsapp/notify']!.post!.responses;
   expect(Object.keys(post).sort()).toEqual(['200', '400', '401', '404', '409', '413', '429', '500', '502', '503', '504']);
   for (const status of ['200', '502', '504']) {
-    expect(post[status]!.links).toEqual({ NotificationStatus: expect.objectContaining({ operationId: 'notificationStatus', parameters: { id: '$response.body#/id' } }) });
+    expect(post[status]!.links).toEqual({
+      NotificationStatus: expect.objectContaining({ operationId: 'notificationStatus', parameters: { id: '$response.body#/id' } }),
+    });
   }
   expect(Object.keys(paths['/api/v1/whatsapp/notify/{id}']!.get!.responses).sort()).toEqual(['200', '401', '404', '429', '500']);
 });

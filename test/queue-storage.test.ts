@@ -47,7 +47,8 @@ test('sending, receipts and the idle loop make no query without a PartitionKey',
     const res = await stack.notify({ apikey: stack.apiKey, phone: CONTACT, message: `bounded-${i}`, wait_for_delivery: true });
     expect(res.status).toBe(200);
   }
-  for (let i = 0; i < n; i++) expect((await stack.notify({ apikey: stack.apiKey, phone: CONTACT, message: `bounded-ff-${i}` })).status).toBe(200);
+  for (let i = 0; i < n; i++)
+    expect((await stack.notify({ apikey: stack.apiKey, phone: CONTACT, message: `bounded-ff-${i}` })).status).toBe(200);
   await until('all delivered', () => stack.peer.received.filter((m) => m.text?.startsWith('bounded-')).length >= 2 * n);
   // Idle: the worker polls the small `open` index, the lease renews; nothing scans.
   await new Promise((r) => setTimeout(r, 6_000));
@@ -70,8 +71,14 @@ test('finished notifications go after WHATSAPP_HISTORY, by whole partitions; the
   const id = newNotificationId(hourAgo);
   const apiKeyHash = hashApiKey(stack.env.WHATSAPP_API_KEY_PEPPER!, stack.apiKey);
   const inserted = await queue.enqueue({
-    id, apiKeyHash, createdAt: hourAgo, expiresAt: hourAgo + 60_000, skipped: 0, waitForDelivery: false,
-    recipients: [{ kind: 'phone', phone: CONTACT }], content: { message: 'old news' },
+    id,
+    apiKeyHash,
+    createdAt: hourAgo,
+    expiresAt: hourAgo + 60_000,
+    skipped: 0,
+    waitForDelivery: false,
+    recipients: [{ kind: 'phone', phone: CONTACT }],
+    content: { message: 'old news' },
   });
   expect(await queue.save({ ...inserted.rows[0]!, state: 'sent' })).toBeDefined();
   expect((await status(id)).status).toBe(200);
@@ -94,7 +101,14 @@ test('idempotency records go by whole day partitions after their 24 h', async ()
   const old = idempotencyDay(Date.now() - 3 * 86_400_000);
   const today = idempotencyDay(Date.now());
   await client.upsertEntity({ partitionKey: old, rowKey: 'h~old', state: 'done', notificationId: 'x', createdAt: 0, expiresAt: 1 });
-  await client.upsertEntity({ partitionKey: today, rowKey: 'h~today', state: 'done', notificationId: 'y', createdAt: Date.now(), expiresAt: Date.now() + 86_400_000 });
+  await client.upsertEntity({
+    partitionKey: today,
+    rowKey: 'h~today',
+    state: 'done',
+    notificationId: 'y',
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 86_400_000,
+  });
   await until('the old day to be removed', async () => (await getEntityOrUndefined(client, old, 'h~old')) === undefined, 30_000);
   expect(await getEntityOrUndefined(client, today, 'h~today')).toBeDefined();
 }, 40_000);
@@ -109,11 +123,19 @@ test('getMessage after a restart: a retry request is answered from the queue by 
   expect(parseMessageId(messageId)).toEqual({ notificationId: id, recipient: 0, part: 0 });
   // A fresh lookup (as after a restart: nothing in memory) reads it back with one point read.
   proxy.reset();
-  const lookup = createQueuedMessageLookup({ queue: createNotificationQueue(stack.tables), log: createLogger({ level: 'silent', name: 'test' }) });
+  const lookup = createQueuedMessageLookup({
+    queue: createNotificationQueue(stack.tables),
+    log: createLogger({ level: 'silent', name: 'test' }),
+  });
   expect(await lookup(messageId)).toEqual({ extendedTextMessage: { text: 'retry me later' } });
   expect(await lookup(messageIdFor(id, 3, 0))).toBeUndefined(); // no such recipient
   expect(await lookup('3EB0AAAAAAAAAAAAAAAAAAAA')).toBeUndefined(); // not one of ours
-  expect(proxy.requests().filter((r) => r.table === 'WhatsappNotificationQueue').every((r) => r.point)).toBe(true);
+  expect(
+    proxy
+      .requests()
+      .filter((r) => r.table === 'WhatsappNotificationQueue')
+      .every((r) => r.point),
+  ).toBe(true);
 });
 
 test('with pacing off, several recipients are in flight at once', async () => {
@@ -124,7 +146,11 @@ test('with pacing off, several recipients are in flight at once', async () => {
     for (const c of contacts) stack.peer.addContact(c);
     const res = await stack.notify({ apikey: stack.apiKey, phones: contacts, message: 'all at once' });
     expect(res.status).toBe(200);
-    await until('every recipient handed over before any ack', () => stack.peer.received.filter((m) => m.text === 'all at once').length >= contacts.length, 15_000);
+    await until(
+      'every recipient handed over before any ack',
+      () => stack.peer.received.filter((m) => m.text === 'all at once').length >= contacts.length,
+      15_000,
+    );
   } finally {
     stack.peer.dropAcks(false);
   }

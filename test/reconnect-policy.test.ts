@@ -31,7 +31,8 @@ afterAll(async () => {
   await new Promise<void>((r) => versionServer.close(() => r()));
 });
 
-const status = async () => (await stack.admin('GET', 'status')).body as { state: string; last_disconnect?: { code?: number; reason: string } };
+const status = async () =>
+  (await stack.admin('GET', 'status')).body as { state: string; last_disconnect?: { code?: number; reason: string } };
 const waitFor = async (ok: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -34,7 +34,8 @@ afterAll(async () => {
 
 const send = (body: Record<string, unknown>) => stack.notify({ apikey: stack.apiKey, wait_for_delivery: true, ...body });
 const session = (r: CountedRequest) => r.table === 'WhatsappSession';
-const keyReads = (r: CountedRequest) => session(r) && r.partition === 'keys' && (r.kind === 'point-read' || r.kind === 'pk-query' || r.kind === 'query-no-pk');
+const keyReads = (r: CountedRequest) =>
+  session(r) && r.partition === 'keys' && (r.kind === 'point-read' || r.kind === 'pk-query' || r.kind === 'query-no-pk');
 const usyncQueries = () => peer.iqLog.filter((iq) => iq.child === 'usync').length;
 
 test('sends read no Signal key from storage: keys are served from memory and written through', async () => {
@@ -74,7 +75,11 @@ test('after a restart the keys are listed once (one partition-bounded query), an
   const reads = counter.requests.filter(keyReads);
   expect(reads.map((r) => r.kind)).toEqual(['pk-query']);
   // the log file holds both runs of the sidecar: the last load is this one's
-  const loaded = [...readFileSync(stack.sidecar.logFile, 'utf8').matchAll(/"rows":(\d+),"kib":(\d+),"complete":true[^\n]*Signal keys loaded into memory/g)].at(-1);
+  const loaded = [
+    ...readFileSync(stack.sidecar.logFile, 'utf8').matchAll(
+      /"rows":(\d+),"kib":(\d+),"complete":true[^\n]*Signal keys loaded into memory/g,
+    ),
+  ].at(-1);
   expect(loaded).toBeDefined();
   // 812 one-time pre-keys from pairing, plus sessions and the rest: held whole, well under the bound
   expect(Number(loaded![1])).toBeGreaterThan(800);

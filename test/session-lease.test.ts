@@ -77,7 +77,10 @@ test('kill -9 the holder: the second takes over when the lease expires, and send
   expect(stack.peer.stats.pairings).toBe(1);
 
   const viaSecond = await stack.startFunctionInstance({ WHATSAPP_SIDECAR_URL: `ws://127.0.0.1:${secondPort}/ws` });
-  const res = await stack.notify({ apikey: stack.apiKey, phone: '919876543210', message: 'from the second sidecar', wait_for_delivery: true }, { url: viaSecond.url });
+  const res = await stack.notify(
+    { apikey: stack.apiKey, phone: '919876543210', message: 'from the second sidecar', wait_for_delivery: true },
+    { url: viaSecond.url },
+  );
   expect(res.status).toBe(200);
   await stack.peer.waitForMessage((m) => m.text === 'from the second sidecar', 10_000);
 }, 40_000);

@@ -65,8 +65,14 @@ test('a claim is exclusive: the second claimer of the same row version loses', a
   const now = Date.now();
   const id = newNotificationId(now);
   await queue.enqueue({
-    id, apiKeyHash: 'h', createdAt: now, expiresAt: now + 1000, skipped: 0, waitForDelivery: false,
-    recipients: [{ kind: 'phone', phone: '15550003333' }], content: { message: 'x' },
+    id,
+    apiKeyHash: 'h',
+    createdAt: now,
+    expiresAt: now + 1000,
+    skipped: 0,
+    waitForDelivery: false,
+    recipients: [{ kind: 'phone', phone: '15550003333' }],
+    content: { message: 'x' },
   });
   const [row] = (await queue.get(id))!.recipients;
   const a = await queue.claim(row!, 'a', Date.now() + 10_000);
@@ -81,7 +87,19 @@ test('saves of many rows of one partition share a transaction and come back with
   const now = Date.now();
   const id = newNotificationId(now);
   const inserted = await queue.enqueue(
-    { id, apiKeyHash: 'h', createdAt: now, expiresAt: now + 60_000, skipped: 0, waitForDelivery: false, recipients: [{ kind: 'phone', phone: '15550004444' }, { kind: 'phone', phone: '15550005555' }], content: { message: 'x' } },
+    {
+      id,
+      apiKeyHash: 'h',
+      createdAt: now,
+      expiresAt: now + 60_000,
+      skipped: 0,
+      waitForDelivery: false,
+      recipients: [
+        { kind: 'phone', phone: '15550004444' },
+        { kind: 'phone', phone: '15550005555' },
+      ],
+      content: { message: 'x' },
+    },
     { claim: { owner: 'me', leaseUntil: now + 60_000 } },
   );
   expect(inserted.rows.map((r) => r.state)).toEqual(['sending', 'sending']);

@@ -58,13 +58,15 @@ beforeAll(async () => {
     name: 'standby-b',
   });
   await b.start();
-  fn = await stack.startFunctionInstance({ WHATSAPP_SIDECAR_URL: `ws://127.0.0.1:${stack.env.WHATSAPP_SIDECAR_PORT}/ws, ws://127.0.0.1:${portB}/ws` });
+  fn = await stack.startFunctionInstance({
+    WHATSAPP_SIDECAR_URL: `ws://127.0.0.1:${stack.env.WHATSAPP_SIDECAR_PORT}/ws, ws://127.0.0.1:${portB}/ws`,
+  });
 }, 90_000);
 afterAll(async () => {
   await b?.stop();
   await a?.stop();
   await stack?.dispose();
-  await proxyA?.close();  // after the sidecars: they still write while stopping
+  await proxyA?.close(); // after the sidecars: they still write while stopping
   await proxyB?.close();
 });
 
@@ -83,7 +85,8 @@ const waitStatus = async (url: string, ok: (s: Status) => boolean, timeoutMs: nu
   }
   throw new Error(`status never matched; last ${JSON.stringify(last)}`);
 };
-const send = (i: number, text: string) => stack.notify({ apikey: stack.apiKey, phone: CONTACTS[i % CONTACTS.length], message: text }, { url: fn.url });
+const send = (i: number, text: string) =>
+  stack.notify({ apikey: stack.apiKey, phone: CONTACTS[i % CONTACTS.length], message: text }, { url: fn.url });
 
 test('the standby says so and names the holder; a send that reaches it is queued, not sent by it', async () => {
   const standby = await waitStatus(b.url, (s) => s.standby === true && s.holder === 'sidecar-a', 15_000);
@@ -95,11 +98,18 @@ test('the standby says so and names the holder; a send that reaches it is queued
 
   const readyB = await fetch(`${b.url}/readyz`);
   expect(readyB.status).toBe(503);
-  expect(await readyB.json()).toMatchObject({ status: 'standby', holder: 'sidecar-a', reasons: [expect.stringContaining('sidecar-a holds')] });
+  expect(await readyB.json()).toMatchObject({
+    status: 'standby',
+    holder: 'sidecar-a',
+    reasons: [expect.stringContaining('sidecar-a holds')],
+  });
   expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
 
   // The function with both URLs finds the holder: a wait_for_delivery is sent, not deferred.
-  const viaBoth = await stack.notify({ apikey: stack.apiKey, phone: CONTACTS[0], message: 'through the holder', wait_for_delivery: true }, { url: fn.url });
+  const viaBoth = await stack.notify(
+    { apikey: stack.apiKey, phone: CONTACTS[0], message: 'through the holder', wait_for_delivery: true },
+    { url: fn.url },
+  );
   expect(viaBoth.status).toBe(200);
   expect(viaBoth.body.deferred).toBeUndefined();
   expect((viaBoth.body.data as { sent: string[] }).sent).toEqual([`${CONTACTS[0]}@s.whatsapp.net`]);

@@ -23,8 +23,13 @@ afterAll(async () => {
 });
 
 // each "process" gets its own table store, as a restarted sidecar would
-const open = (maxKeyBytes?: number) => loadTableAuthState(createTableStore(azuriteConnectionString(counter.port)), cipher, maxKeyBytes ? { maxKeyBytes } : {});
-const keyReads = () => counter.requests.filter((r: CountedRequest) => r.table === 'WhatsappSession' && r.partition === 'keys' && ['point-read', 'pk-query', 'query-no-pk'].includes(r.kind));
+const open = (maxKeyBytes?: number) =>
+  loadTableAuthState(createTableStore(azuriteConnectionString(counter.port)), cipher, maxKeyBytes ? { maxKeyBytes } : {});
+const keyReads = () =>
+  counter.requests.filter(
+    (r: CountedRequest) =>
+      r.table === 'WhatsappSession' && r.partition === 'keys' && ['point-read', 'pk-query', 'query-no-pk'].includes(r.kind),
+  );
 const preKey = (n: number) => ({ public: Buffer.alloc(32, n % 256), private: Buffer.alloc(32, (n + 1) % 256) });
 const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => String(from + i));
 

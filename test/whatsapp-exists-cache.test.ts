@@ -57,7 +57,10 @@ test('a TTL of 0 turns that half off; the number of remembered numbers is bounde
 
 test('WHATSAPP_EXISTS_CACHE_TTL and WHATSAPP_MISSING_CACHE_TTL: defaults 1d and 1h, durations accepted, nonsense refused by name', () => {
   expect(loadConfig({})).toMatchObject({ existsCacheTtlMs: DAY, missingCacheTtlMs: HOUR });
-  expect(loadConfig({ WHATSAPP_EXISTS_CACHE_TTL: '7d', WHATSAPP_MISSING_CACHE_TTL: '0' })).toMatchObject({ existsCacheTtlMs: 7 * DAY, missingCacheTtlMs: 0 });
+  expect(loadConfig({ WHATSAPP_EXISTS_CACHE_TTL: '7d', WHATSAPP_MISSING_CACHE_TTL: '0' })).toMatchObject({
+    existsCacheTtlMs: 7 * DAY,
+    missingCacheTtlMs: 0,
+  });
   expect(() => loadConfig({ WHATSAPP_MISSING_CACHE_TTL: 'sometimes' })).toThrow(ConfigError);
   expect(() => loadConfig({ WHATSAPP_MISSING_CACHE_TTL: 'sometimes' })).toThrow(/WHATSAPP_MISSING_CACHE_TTL/);
 });

@@ -49,7 +49,9 @@ export function apiKeyCommand(deps: ApiKeyCommandDeps): Command {
         io.out(key);
         if (saveTo !== undefined) {
           saveToDevEnv(saveTo, 'WA_NOTIFY_APIKEY', key);
-          io.err(`Created API key "${args.name}" and saved it as WA_NOTIFY_APIKEY in ${path.relative(process.cwd(), saveTo) || saveTo}; \`wa-notify send\` uses it.`);
+          io.err(
+            `Created API key "${args.name}" and saved it as WA_NOTIFY_APIKEY in ${path.relative(process.cwd(), saveTo) || saveTo}; \`wa-notify send\` uses it.`,
+          );
         } else {
           io.err(`Created API key "${args.name}". Store it now: it cannot be shown again.`);
         }

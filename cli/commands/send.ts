@@ -42,7 +42,11 @@ const OPTIONS = {
   caption: { type: 'string', valueName: 'text', description: 'Caption for the image or document' },
   filename: { type: 'string', valueName: 'name', description: 'Display name for the document' },
   wait: { type: 'boolean', description: 'Wait for WhatsApp to acknowledge and print the delivery report' },
-  'idempotency-key': { type: 'string', valueName: 'key', description: 'Makes the call safe to repeat (and to retry on network errors, 429, 503)' },
+  'idempotency-key': {
+    type: 'string',
+    valueName: 'key',
+    description: 'Makes the call safe to repeat (and to retry on network errors, 429, 503)',
+  },
   url: { type: 'string', valueName: 'url', description: `Function app base URL (default $WA_NOTIFY_URL, else ${DEFAULT_URL})` },
   apikey: { type: 'string', valueName: 'key', description: 'API key (default $WA_NOTIFY_APIKEY; prefer the variable: flags show in `ps`)' },
   json: { type: 'boolean', description: 'Print the JSON answer instead of a summary line' },
@@ -113,10 +117,16 @@ export function sendCommand(deps: SendCommandDeps): Command {
         io.out(usage(cmdPath));
         return EXIT_OK;
       }
-      if (parsed.positionals.length > 1) return fail(`takes at most one message argument, got ${parsed.positionals.length} (quote the message)`);
+      if (parsed.positionals.length > 1)
+        return fail(`takes at most one message argument, got ${parsed.positionals.length} (quote the message)`);
 
       const forms = [o.self === true, o.phone !== undefined, o.phones !== undefined, o.username !== undefined].filter(Boolean).length;
-      if (forms !== 1) return fail(forms === 0 ? 'give a recipient: --self, --phone, --phones or --username' : 'give only one of --self, --phone, --phones, --username');
+      if (forms !== 1)
+        return fail(
+          forms === 0
+            ? 'give a recipient: --self, --phone, --phones or --username'
+            : 'give only one of --self, --phone, --phones, --username',
+        );
 
       let message = parsed.positionals[0];
       if (message === undefined) {
@@ -142,7 +152,12 @@ export function sendCommand(deps: SendCommandDeps): Command {
         : o.phone !== undefined
           ? { phone: o.phone }
           : o.phones !== undefined
-            ? { phones: o.phones.split(',').map((p) => p.trim()).filter((p) => p !== '') }
+            ? {
+                phones: o.phones
+                  .split(',')
+                  .map((p) => p.trim())
+                  .filter((p) => p !== ''),
+              }
             : { username: o.username! };
       const request: SendRequest = {
         ...recipient,

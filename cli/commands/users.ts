@@ -38,7 +38,10 @@ export function usersCommand(deps: UsersCommandDeps): Command {
       const phone = normalisePhone(args.phone, { defaultCountry: loadConfig(io.env).defaultCountry });
       // The reason only: an error line must not echo the number. The example is spaced so the
       // masking of digit runs in error lines leaves it readable.
-      if (!phone.ok) throw new CommandFailed(`invalid phone: ${phone.number === undefined ? '' : 'the number '}${phone.reason.replace(PHONE_EXAMPLE, '+91 98765 43210')}`);
+      if (!phone.ok)
+        throw new CommandFailed(
+          `invalid phone: ${phone.number === undefined ? '' : 'the number '}${phone.reason.replace(PHONE_EXAMPLE, '+91 98765 43210')}`,
+        );
       await deps.openStore(io.env).link(args.username, phone.digits);
       io.out(`Linked "${args.username}" to +${phone.digits}.`);
       return EXIT_OK;
@@ -73,7 +76,12 @@ export function usersCommand(deps: UsersCommandDeps): Command {
         io.err('No linked users yet. Link one with: wa-notify users link <username> <phone>');
         return EXIT_OK;
       }
-      io.out(formatTable(['USERNAME', 'PHONE', 'LINKED'], users.map((u) => [u.username, `+${u.phone}`, formatTimestamp(u.linkedAt)])));
+      io.out(
+        formatTable(
+          ['USERNAME', 'PHONE', 'LINKED'],
+          users.map((u) => [u.username, `+${u.phone}`, formatTimestamp(u.linkedAt)]),
+        ),
+      );
       return EXIT_OK;
     },
   });

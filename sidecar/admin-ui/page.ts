@@ -96,7 +96,8 @@ async function api(method: string, path: string, body?: unknown): Promise<ApiRes
   return { status: res.status, body: parsed, retryAfter: res.headers.get('Retry-After') };
 }
 
-const messageOf = (r: ApiResult, fallback: string): string => (typeof r.body.message === 'string' ? r.body.message : `${fallback} (HTTP ${r.status})`);
+const messageOf = (r: ApiResult, fallback: string): string =>
+  typeof r.body.message === 'string' ? r.body.message : `${fallback} (HTTP ${r.status})`;
 
 function say(el: El, text: string, kind: 'ok' | 'error' | '' = ''): void {
   el.textContent = text;
@@ -165,7 +166,7 @@ function showSignIn(message?: string): void {
 async function signIn(password: string): Promise<void> {
   const r = await api('POST', 'session', { password });
   if (r.status === 200 && typeof r.body.csrf === 'string') {
-    ($('signin-form')).reset();
+    $('signin-form').reset();
     showApp(r.body.csrf);
     return;
   }
@@ -246,7 +247,8 @@ function isUnreachable(s: Status): boolean {
 
 function stateText(s: Status): string {
   const number = s.me ? phoneOf(s.me) : undefined;
-  if (s.standby) return `standby: ${s.holder ? `sidecar ${s.holder}` : 'another sidecar'} holds the WhatsApp session; this one takes over if it stops.`;
+  if (s.standby)
+    return `standby: ${s.holder ? `sidecar ${s.holder}` : 'another sidecar'} holds the WhatsApp session; this one takes over if it stops.`;
   if (isUnreachable(s)) {
     return `${UNREACHABLE_TEXT} ${s.state === 'unpaired' ? 'Then pair again.' : 'It keeps retrying by itself.'}`;
   }
@@ -267,10 +269,10 @@ function stateText(s: Status): string {
 }
 
 function applyButtonStates(state: Status['state']): void {
-  ($('connect')).disabled = !(state === 'paused' || state === 'connecting');
-  ($('disconnect')).disabled = !(state === 'open' || state === 'connecting' || state === 'pairing');
-  ($('unlink')).disabled = !(state === 'open' || state === 'paused' || state === 'connecting');
-  ($('test-message')).disabled = state !== 'open';
+  $('connect').disabled = !(state === 'paused' || state === 'connecting');
+  $('disconnect').disabled = !(state === 'open' || state === 'connecting' || state === 'pairing');
+  $('unlink').disabled = !(state === 'open' || state === 'paused' || state === 'connecting');
+  $('test-message').disabled = state !== 'open';
 }
 
 function renderStatus(s: Status): void {
@@ -302,7 +304,8 @@ function renderStatus(s: Status): void {
   const codeBox = $('code-box');
   if (s.state === 'pairing' && s.pairing_code) {
     // Shown as WhatsApp shows it: two groups of four.
-    $('pairing-code').textContent = s.pairing_code.length === 8 ? `${s.pairing_code.slice(0, 4)}-${s.pairing_code.slice(4)}` : s.pairing_code;
+    $('pairing-code').textContent =
+      s.pairing_code.length === 8 ? `${s.pairing_code.slice(0, 4)}-${s.pairing_code.slice(4)}` : s.pairing_code;
     codeBox.hidden = false;
   } else codeBox.hidden = true;
 
@@ -324,7 +327,7 @@ async function checkSession(): Promise<boolean> {
   const r = await api('GET', 'session');
   if (r.body.admin_enabled === false) {
     showSignIn();
-    ($('signin-view')).hidden = true;
+    $('signin-view').hidden = true;
     showPageError('The admin page is disabled: set WHATSAPP_ADMIN_PASSWORD on the sidecar and restart it.');
     return false;
   }
@@ -415,7 +418,7 @@ async function linkUser(username: string, phone: string): Promise<void> {
   const r = await api('POST', 'users', { username, phone });
   if (r.status === 200) {
     say(out, `Linked ${username}.`, 'ok');
-    ($('user-form')).reset();
+    $('user-form').reset();
     await loadUsers();
   } else say(out, messageOf(r, 'Could not link the user'), 'error');
 }
@@ -459,7 +462,7 @@ async function createKey(name: string): Promise<void> {
     value.value = r.body.key;
     $('new-key').hidden = false;
     say(out, `Created key "${name}".`, 'ok');
-    ($('key-form')).reset();
+    $('key-form').reset();
     value.focus();
     value.select();
     await loadKeys();
@@ -513,7 +516,14 @@ async function queueAction(action: 'retry' | 'cancel', id: string): Promise<void
   if (action === 'cancel' && !confirm('Cancel this notification? Recipients not yet sent are marked failed.')) return;
   const r = await api('POST', `queue/${encodeURIComponent(id)}/${action}`);
   const out = $('queue-result');
-  if (r.status === 200) say(out, action === 'retry' ? `Queued again (${String(r.body.retried)} recipient(s)).` : `Cancelled (${String(r.body.cancelled)} recipient(s)).`, 'ok');
+  if (r.status === 200)
+    say(
+      out,
+      action === 'retry'
+        ? `Queued again (${String(r.body.retried)} recipient(s)).`
+        : `Cancelled (${String(r.body.cancelled)} recipient(s)).`,
+      'ok',
+    );
   else say(out, messageOf(r, `Could not ${action}`), 'error');
   await loadQueue();
 }
@@ -556,7 +566,8 @@ function start(): void {
   click('connect', () => control('connect', 'Connecting'));
   click('disconnect', () => control('disconnect', 'Pausing'));
   click('unlink', async () => {
-    if (confirm('Unlink WhatsApp? This logs the service out of your phone; you will have to pair again.')) await control('unlink', 'Unlinking');
+    if (confirm('Unlink WhatsApp? This logs the service out of your phone; you will have to pair again.'))
+      await control('unlink', 'Unlinking');
   });
   click('test-message', sendTestMessage);
   form('user-form', () => linkUser($('user-name').value.trim(), $('user-phone').value.trim()));

@@ -35,7 +35,13 @@ export function createCountingProxy(): CountingProxy {
     const path = decodeURIComponent(url.pathname.replace(/^\/devstoreaccount1\//, ''));
     const table = path.replace(/\(.*\)$/, '');
     if (!path.startsWith('$batch') && table !== 'Tables') {
-      log.push({ method: req.method ?? 'GET', table, point: /\(PartitionKey=/.test(path), path, filter: url.searchParams.get('$filter') ?? undefined });
+      log.push({
+        method: req.method ?? 'GET',
+        table,
+        point: /\(PartitionKey=/.test(path),
+        path,
+        filter: url.searchParams.get('$filter') ?? undefined,
+      });
     } else if (path.startsWith('$batch')) log.push({ method: 'BATCH', table: '$batch', point: false, path, filter: undefined });
     const up = http.request({ host: '127.0.0.1', port: upstream, path: req.url, method: req.method, headers: req.headers, agent }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
@@ -55,7 +61,8 @@ export function createCountingProxy(): CountingProxy {
     reset() {
       log = [];
     },
-    unboundedQueries: () => log.filter((r) => r.method === 'GET' && !r.point && r.table !== 'Tables' && !/PartitionKey eq '/.test(r.filter ?? '')),
+    unboundedQueries: () =>
+      log.filter((r) => r.method === 'GET' && !r.point && r.table !== 'Tables' && !/PartitionKey eq '/.test(r.filter ?? '')),
     close() {
       server.close();
       agent.destroy();

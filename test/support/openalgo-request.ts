@@ -69,6 +69,7 @@ export interface SdkCall {
 export async function callLikeTheSdk(request: OpenAlgoRequest): Promise<SdkCall> {
   const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: JSON.stringify(request.body) });
   const text = await res.text();
-  if (res.status !== 200) return { status: res.status, text, result: { status: 'error', message: `HTTP ${res.status}: ${text}`, code: res.status } };
+  if (res.status !== 200)
+    return { status: res.status, text, result: { status: 'error', message: `HTTP ${res.status}: ${text}`, code: res.status } };
   return { status: res.status, text, result: JSON.parse(text) as SdkResult };
 }

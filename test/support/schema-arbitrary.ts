@@ -38,7 +38,10 @@ function stringArbitrary(schema: Schema): fc.Arbitrary<string> {
   if (!regex) return lengths;
   // A pattern that random text rarely meets (`^\s*$`, `\S`) is generated from the pattern itself.
   const fromPattern = fc.stringMatching(regex).filter((s) => codePoints(s) >= min && codePoints(s) <= max);
-  return fc.oneof(lengths.filter((s) => regex.test(s)), fromPattern);
+  return fc.oneof(
+    lengths.filter((s) => regex.test(s)),
+    fromPattern,
+  );
 }
 
 function integerArbitrary(schema: Schema): fc.Arbitrary<number> {
@@ -113,7 +116,10 @@ function objectArbitrary(schema: Schema, options: SchemaArbitraryOptions): fc.Ar
     if (!branches) continue;
     groups.push({
       exclusive: part.oneOf !== undefined,
-      branches: branches.map((b) => ({ required: (b.required ?? []) as string[], properties: (b.properties ?? {}) as Record<string, Schema> })),
+      branches: branches.map((b) => ({
+        required: (b.required ?? []) as string[],
+        properties: (b.properties ?? {}) as Record<string, Schema>,
+      })),
     });
   }
   const choices = fc.tuple(...groups.map((g) => fc.integer({ min: 0, max: g.branches.length - 1 })));
@@ -132,9 +138,16 @@ function objectArbitrary(schema: Schema, options: SchemaArbitraryOptions): fc.Ar
     const entries = Object.keys(properties).map((name) => {
       const override = options.overrides?.[name];
       const value = (s: Schema) => override ?? schemaArbitrary(s, options).filter((v) => !forced.has(name) || v !== null || 'const' in s);
-      if (forced.has(name)) return fc.tuple(fc.constant(name), value(forced.get(name)!).map((v) => ({ v })));
+      if (forced.has(name))
+        return fc.tuple(
+          fc.constant(name),
+          value(forced.get(name)!).map((v) => ({ v })),
+        );
       const presence = rare.has(name) ? fc.integer({ min: 0, max: 15 }).map((n) => n === 0) : fc.boolean();
-      return fc.tuple(fc.constant(name), presence.chain((p) => (p ? value(properties[name]!).map((v): { v: unknown } | undefined => ({ v })) : fc.constant(undefined))));
+      return fc.tuple(
+        fc.constant(name),
+        presence.chain((p) => (p ? value(properties[name]!).map((v): { v: unknown } | undefined => ({ v })) : fc.constant(undefined))),
+      );
     });
     return fc.tuple(...entries).map((pairs) => {
       const out: Record<string, unknown> = {};

@@ -34,7 +34,16 @@ export interface StorageRequestCounter {
   close(): Promise<void>;
 }
 
-export const REQUEST_KINDS: readonly RequestKind[] = ['point-read', 'pk-query', 'query-no-pk', 'batch', 'insert', 'update', 'delete', 'table'];
+export const REQUEST_KINDS: readonly RequestKind[] = [
+  'point-read',
+  'pk-query',
+  'query-no-pk',
+  'batch',
+  'insert',
+  'update',
+  'delete',
+  'table',
+];
 
 const POINT = /^\/[^/]+\/([^/(]+)\(PartitionKey='((?:[^']|'')*)',RowKey='(?:[^']|'')*'\)$/;
 const COLLECTION = /^\/[^/]+\/([^/(]+)(?:\(\))?$/;
@@ -52,7 +61,9 @@ export function classifyRequest(method: string, rawUrl: string, batchBody?: stri
   const pathname = decodeURIComponent(url.pathname);
   if (/\/\$batch$/.test(pathname)) {
     // The first operation line names the table and, for updates and deletes, the partition.
-    const line = /^(POST|PUT|MERGE|PATCH|DELETE) https?:\/\/[^\s]*?\/([^/\s(]+)(\(PartitionKey='((?:[^']|'')*)'[^\s]*)?\s/m.exec(batchBody ?? '');
+    const line = /^(POST|PUT|MERGE|PATCH|DELETE) https?:\/\/[^\s]*?\/([^/\s(]+)(\(PartitionKey='((?:[^']|'')*)'[^\s]*)?\s/m.exec(
+      batchBody ?? '',
+    );
     const inserted = /"PartitionKey"\s*:\s*"([^"]*)"/.exec(batchBody ?? '');
     const partition = line?.[4] ? decodeURIComponent(line[4]) : inserted?.[1];
     const table = line?.[2] ?? '?';
@@ -92,11 +103,14 @@ export async function startStorageRequestCounter(upstreamPort: number): Promise<
       const rawUrl = req.url ?? '/';
       const counted = classifyRequest(req.method ?? 'GET', rawUrl, rawUrl.includes('$batch') ? body.toString('utf8') : undefined);
       requests.push(counted);
-      const up = http.request({ host: '127.0.0.1', port: upstreamPort, path: rawUrl, method: req.method, headers: req.headers, agent }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.on('end', () => (counted.ms = performance.now() - t0));
-        r.pipe(res);
-      });
+      const up = http.request(
+        { host: '127.0.0.1', port: upstreamPort, path: rawUrl, method: req.method, headers: req.headers, agent },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.on('end', () => (counted.ms = performance.now() - t0));
+          r.pipe(res);
+        },
+      );
       up.on('error', () => res.destroy());
       up.end(body);
     });

@@ -185,15 +185,31 @@ describe('WHATSAPP_SEND_BUDGET', () => {
 
   test.each([
     ['20 per minute', [{ limit: 20, windowMs: 60_000 }]],
-    [' 10/minute , 200 per hour,500 per day ', [{ limit: 10, windowMs: 60_000 }, { limit: 200, windowMs: 3_600_000 }, { limit: 500, windowMs: 86_400_000 }]],
+    [
+      ' 10/minute , 200 per hour,500 per day ',
+      [
+        { limit: 10, windowMs: 60_000 },
+        { limit: 200, windowMs: 3_600_000 },
+        { limit: 500, windowMs: 86_400_000 },
+      ],
+    ],
     ['off', []],
-    ['', [{ limit: 60, windowMs: 60_000 }, { limit: 1000, windowMs: 86_400_000 }]],
+    [
+      '',
+      [
+        { limit: 60, windowMs: 60_000 },
+        { limit: 1000, windowMs: 86_400_000 },
+      ],
+    ],
   ])('%j', (text, expected) => {
     expect(loadConfig({ WHATSAPP_SEND_BUDGET: text }).sendBudget).toEqual(expected);
   });
 
-  test.each(['lots', '60 per minute,', '0 per minute', '100001 per day', '60 per fortnight', '-5 per minute'])('%j is refused with the variable name', (text) => {
-    expect(() => loadConfig({ WHATSAPP_SEND_BUDGET: text })).toThrow(ConfigError);
-    expect(() => loadConfig({ WHATSAPP_SEND_BUDGET: text })).toThrow(/WHATSAPP_SEND_BUDGET/);
-  });
+  test.each(['lots', '60 per minute,', '0 per minute', '100001 per day', '60 per fortnight', '-5 per minute'])(
+    '%j is refused with the variable name',
+    (text) => {
+      expect(() => loadConfig({ WHATSAPP_SEND_BUDGET: text })).toThrow(ConfigError);
+      expect(() => loadConfig({ WHATSAPP_SEND_BUDGET: text })).toThrow(/WHATSAPP_SEND_BUDGET/);
+    },
+  );
 });

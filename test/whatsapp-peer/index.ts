@@ -214,8 +214,7 @@ const toBuf = (c: BinaryNode['content']): Buffer | undefined => {
 };
 const childBuf = (node: BinaryNode | undefined, tag: string): Buffer | undefined =>
   node ? toBuf(getBinaryNodeChild(node, tag)?.content) : undefined;
-const children = (node: BinaryNode | undefined): BinaryNode[] =>
-  node && Array.isArray(node.content) ? node.content : [];
+const children = (node: BinaryNode | undefined): BinaryNode[] => (node && Array.isArray(node.content) ? node.content : []);
 const nowS = (): string => Math.floor(Date.now() / 1000).toString();
 const digitsOnly = (s: string): string => s.replace(/\D/g, '');
 const randomLidUser = (): string => String(randomInt(1, 9)) + String(randomInt(0, 1e14)).padStart(14, '0');
@@ -399,7 +398,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
         reject(new Error(`client did not answer iq ${id} within ${timeoutMs}ms`));
       }, timeoutMs);
       timers.add(t);
-      conn.serverIqs.set(id, reply => {
+      conn.serverIqs.set(id, (reply) => {
         clearTimeout(t);
         timers.delete(t);
         resolve(reply);
@@ -418,7 +417,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
   });
   const port = (wss.address() as AddressInfo).port;
 
-  wss.on('connection', ws => {
+  wss.on('connection', (ws) => {
     const conn: Conn = {
       id: ++connSeq,
       ws,
@@ -438,11 +437,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     events.emit('connection', conn.id);
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
       if (conn.silenced || conn.stage === 'closed') return;
-      const buf = Buffer.isBuffer(data)
-        ? data
-        : Array.isArray(data)
-          ? Buffer.concat(data)
-          : Buffer.from(data);
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       try {
         for (const f of conn.reader.push(buf)) onFrame(conn, f);
       } catch (err) {
@@ -459,7 +454,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
       changed('close');
       events.emit('closed', conn.id);
     });
-    ws.on('error', err => log(`conn ${conn.id}: ws error ${err.message}`));
+    ws.on('error', (err) => log(`conn ${conn.id}: ws error ${err.message}`));
   });
 
   const onFrame = (conn: Conn, f: Buffer): void => {
@@ -503,7 +498,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
           if (conn.silenced) return;
           await onNode(conn, node);
         })
-        .catch(err => log(`conn ${conn.id}: error handling node: ${(err as Error).stack}`));
+        .catch((err) => log(`conn ${conn.id}: error handling node: ${(err as Error).stack}`));
     }
   };
 
@@ -525,7 +520,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
           {
             tag: 'pair-device',
             attrs: {},
-            content: conn.refs.map(r => ({ tag: 'ref', attrs: {}, content: Buffer.from(r, 'utf8') })),
+            content: conn.refs.map((r) => ({ tag: 'ref', attrs: {}, content: Buffer.from(r, 'utf8') })),
           },
         ],
       });
@@ -631,12 +626,10 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
               {
                 tag: 'privacy',
                 attrs: {},
-                content: ['readreceipts', 'last', 'online', 'profile', 'status', 'groupadd', 'calladd', 'messages'].map(
-                  name => ({
-                    tag: 'category',
-                    attrs: { name, value: name === 'readreceipts' ? 'all' : name === 'online' ? 'all' : 'contacts' },
-                  }),
-                ),
+                content: ['readreceipts', 'last', 'online', 'profile', 'status', 'groupadd', 'calladd', 'messages'].map((name) => ({
+                  tag: 'category',
+                  attrs: { name, value: name === 'readreceipts' ? 'all' : name === 'online' ? 'all' : 'contacts' },
+                })),
               },
             ]),
           );
@@ -685,7 +678,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
       return;
     }
     if (first?.tag === 'key') {
-      const users = getBinaryNodeChildren(first, 'user').map(u => {
+      const users = getBinaryNodeChildren(first, 'user').map((u) => {
         const jid = u.attrs.jid ?? '';
         const acc = accountOf(jid);
         const dev = jidDecode(jid)?.device ?? 0;
@@ -710,7 +703,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
 
   const usyncResult = (conn: Conn, iq: BinaryNode): BinaryNode => {
     const usync = getBinaryNodeChild(iq, 'usync');
-    const protocols = children(getBinaryNodeChild(usync, 'query')).map(p => p.tag);
+    const protocols = children(getBinaryNodeChild(usync, 'query')).map((p) => p.tag);
     const seen = new Set<string>();
     const users: BinaryNode[] = [];
     for (const user of getBinaryNodeChildren(getBinaryNodeChild(usync, 'list'), 'user')) {
@@ -718,11 +711,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
       const jid = user.attrs.jid;
       const acc = accountOf(jid ?? phone);
       const exists = !!acc?.onWhatsApp;
-      const resultJid = jid
-        ? jid
-        : acc
-          ? acc.jid
-          : `${digitsOnly(phone ?? '')}@${S_WHATSAPP_NET}`;
+      const resultJid = jid ? jid : acc ? acc.jid : `${digitsOnly(phone ?? '')}@${S_WHATSAPP_NET}`;
       if (seen.has(resultJid)) continue;
       seen.add(resultJid);
       const content: BinaryNode[] = [];
@@ -755,7 +744,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
           context: usync?.attrs.context ?? 'interactive',
         },
         content: [
-          { tag: 'result', attrs: {}, content: protocols.map(p => ({ tag: p, attrs: {} })) },
+          { tag: 'result', attrs: {}, content: protocols.map((p) => ({ tag: p, attrs: {} })) },
           { tag: 'list', attrs: {}, content: users },
         ],
       },
@@ -794,7 +783,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     }
     if (first?.tag === 'remove-companion-device') {
       const jid = first.attrs.jid;
-      const dev = [...devices.values()].find(d => d.jid === jid);
+      const dev = [...devices.values()].find((d) => d.jid === jid);
       if (dev) dev.removed = true;
       send(conn, result(iq));
       changed('unlink');
@@ -903,7 +892,10 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
         };
 
     if (rec && chosen && (rec.kind === 'image' || rec.kind === 'document')) {
-      const mm = rec.kind === 'image' ? chosen.imageMessage : (chosen.documentMessage ?? chosen.documentWithCaptionMessage?.message?.documentMessage);
+      const mm =
+        rec.kind === 'image'
+          ? chosen.imageMessage
+          : (chosen.documentMessage ?? chosen.documentWithCaptionMessage?.message?.documentMessage);
       try {
         const upload = media.find(mm?.fileEncSha256);
         if (!upload) throw new Error('media not found on the peer media host');
@@ -963,10 +955,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
       timestamp: Math.floor(Date.now() / 1000),
       keyIndex,
     }).finish();
-    const accountSignature = Curve.sign(
-      self.keys.identity.private,
-      Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, details, companionIdentity]),
-    );
+    const accountSignature = Curve.sign(self.keys.identity.private, Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, details, companionIdentity]));
     const signed = proto.ADVSignedDeviceIdentity.encode({
       details,
       accountSignatureKey: self.keys.identity.public,
@@ -1030,14 +1019,14 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
   };
 
   const findRegistering = (pred: (c: Conn) => boolean): Conn | undefined =>
-    [...conns].reverse().find(c => c.stage === 'open' && !!c.registration && !c.device && pred(c));
+    [...conns].reverse().find((c) => c.stage === 'open' && !!c.registration && !c.device && pred(c));
 
   const pairWithQr = async (qr: string, opts: { timeoutMs?: number } = {}): Promise<LinkedDevice> => {
     const data = qr.includes('#') ? qr.slice(qr.indexOf('#') + 1) : qr;
     const [ref, noiseB64, identityB64, advB64] = data.split(',');
     if (!ref || !noiseB64 || !identityB64 || !advB64) throw new Error(`not a pairing QR: ${qr}`);
     const noiseKey = Buffer.from(noiseB64, 'base64');
-    const conn = findRegistering(c => c.refs.includes(ref) && !!c.clientStatic?.equals(noiseKey));
+    const conn = findRegistering((c) => c.refs.includes(ref) && !!c.clientStatic?.equals(noiseKey));
     if (!conn) throw new Error('no connected client is showing this QR (unknown ref or noise key)');
     const identity = Buffer.from(identityB64, 'base64');
     if (conn.registration && !conn.registration.identityKey.equals(identity)) {
@@ -1048,7 +1037,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
 
   const pairWithCode = async (code: string, opts: { timeoutMs?: number } = {}): Promise<LinkedDevice> => {
     const timeoutMs = opts.timeoutMs ?? 10000;
-    const conn = findRegistering(c => !!c.codeRequest);
+    const conn = findRegistering((c) => !!c.codeRequest);
     if (!conn || !conn.codeRequest) throw new Error('no connected client has requested a pairing code');
     const req = conn.codeRequest;
     if (accountOf(req.phoneJid) !== self) {
@@ -1072,7 +1061,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
         reject(new Error(`client did not send companion_finish within ${timeoutMs}ms`));
       }, timeoutMs);
       timers.add(t);
-      conn.onCompanionFinish = n => {
+      conn.onCompanionFinish = (n) => {
         clearTimeout(t);
         timers.delete(t);
         conn.onCompanionFinish = undefined;
@@ -1120,9 +1109,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
 
   // ---------- control ----------
   const disconnect = async (reason: DisconnectReasonInput, opts: { deviceJid?: string } = {}): Promise<void> => {
-    const targets = [...conns].filter(
-      c => c.stage === 'open' && (!opts.deviceJid || c.device?.jid === opts.deviceJid),
-    );
+    const targets = [...conns].filter((c) => c.stage === 'open' && (!opts.deviceJid || c.device?.jid === opts.deviceJid));
     for (const c of targets) {
       switch (reason) {
         case 515:
@@ -1154,8 +1141,8 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     if (reason === 'silence') return;
     // bounded wait until the sockets are really gone
     const deadline = Date.now() + 2000;
-    while (targets.some(c => c.stage !== 'closed') && Date.now() < deadline) {
-      await new Promise(r => setTimeout(r, 10));
+    while (targets.some((c) => c.stage !== 'closed') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
     }
     for (const c of targets) if (c.stage !== 'closed') closeConn(c, true);
   };
@@ -1202,7 +1189,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     let conn: Conn | undefined = rec.conn.stage === 'open' ? rec.conn : undefined;
     if (!conn) {
       const devJid = rec.conn.device?.jid;
-      conn = [...conns].find(c => c.stage === 'open' && c.device?.jid === devJid);
+      conn = [...conns].find((c) => c.stage === 'open' && c.device?.jid === devJid);
     }
     if (!conn) throw new Error(`the device that sent ${msgId} is not connected`);
     send(conn, receiptNode(msgId, rec.to, kind));
@@ -1271,13 +1258,13 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     pairWithQr,
     pairWithCode,
     get pendingCodeRequests() {
-      return [...conns].filter(c => c.stage === 'open' && !!c.codeRequest).length;
+      return [...conns].filter((c) => c.stage === 'open' && !!c.codeRequest).length;
     },
     get devices() {
       return [...devices.values()];
     },
     unlinkDevice(jid) {
-      const dev = [...devices.values()].find(d => d.jid === jid);
+      const dev = [...devices.values()].find((d) => d.jid === jid);
       if (dev) dev.removed = true;
     },
     stats,
@@ -1289,7 +1276,7 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
       for (const t of timers) clearTimeout(t);
       timers.clear();
       for (const c of conns) c.ws.terminate();
-      await new Promise<void>(resolve => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
       await media.close();
       events.removeAllListeners();
     },

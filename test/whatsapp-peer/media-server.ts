@@ -36,44 +36,41 @@ export class MediaServer {
   onUpload: (() => void) | undefined;
 
   async start(): Promise<void> {
-    const server = https.createServer(
-      { key: readFileSync(SERVER_KEY_PATH), cert: readFileSync(SERVER_CERT_PATH) },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        req.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > 128 * 1024 * 1024) {
-            req.destroy();
-            return;
-          }
-          chunks.push(c);
-        });
-        req.on('end', () => {
-          const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-          const m = /^\/mms\/([a-z-]+)\/([^/]+)$/.exec(url.pathname);
-          if (req.method !== 'POST' || !m) {
-            res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
-            return;
-          }
-          if (this.failUploadsWith) {
-            res.writeHead(this.failUploadsWith, { 'content-type': 'application/json' }).end('{"error":"injected"}');
-            return;
-          }
-          const body = Buffer.concat(chunks);
-          const encSha256Hex = createHash('sha256').update(body).digest('hex');
-          const id = randomBytes(12).toString('hex');
-          const directPath = `/v/t62.7118-24/${id}.enc?ccb=11-4&oh=peer&oe=0`;
-          const upload: StoredUpload = { path: directPath, mediaType: m[1]!, body, encSha256Hex };
-          this.uploads.push(upload);
-          this.byHash.set(encSha256Hex, upload);
-          res
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ url: `https://${this.host}${directPath}`, direct_path: directPath }));
-          this.onUpload?.();
-        });
-      },
-    );
+    const server = https.createServer({ key: readFileSync(SERVER_KEY_PATH), cert: readFileSync(SERVER_CERT_PATH) }, (req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 128 * 1024 * 1024) {
+          req.destroy();
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+        const m = /^\/mms\/([a-z-]+)\/([^/]+)$/.exec(url.pathname);
+        if (req.method !== 'POST' || !m) {
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+          return;
+        }
+        if (this.failUploadsWith) {
+          res.writeHead(this.failUploadsWith, { 'content-type': 'application/json' }).end('{"error":"injected"}');
+          return;
+        }
+        const body = Buffer.concat(chunks);
+        const encSha256Hex = createHash('sha256').update(body).digest('hex');
+        const id = randomBytes(12).toString('hex');
+        const directPath = `/v/t62.7118-24/${id}.enc?ccb=11-4&oh=peer&oe=0`;
+        const upload: StoredUpload = { path: directPath, mediaType: m[1]!, body, encSha256Hex };
+        this.uploads.push(upload);
+        this.byHash.set(encSha256Hex, upload);
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ url: `https://${this.host}${directPath}`, direct_path: directPath }));
+        this.onUpload?.();
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -92,7 +89,7 @@ export class MediaServer {
     this.server = undefined;
     if (!server) return;
     server.closeAllConnections();
-    await new Promise<void>(resolve => server.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 

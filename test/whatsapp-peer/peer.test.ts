@@ -87,8 +87,8 @@ function connect(peer: WhatsAppPeer, auth: Auth, extra: Partial<Parameters<typeo
     ...extra,
   });
   const client: Client = { sock, updates: [], messageUpdates: [], serverAcks: [] };
-  sock.ev.on('connection.update', u => client.updates.push(u));
-  sock.ev.on('messages.update', u => client.messageUpdates.push(...u));
+  sock.ev.on('connection.update', (u) => client.updates.push(u));
+  sock.ev.on('messages.update', (u) => client.messageUpdates.push(...u));
   // what the product does to learn that the server accepted a message
   sock.ws.on('CB:ack,class:message', (node: BinaryNode) => client.serverAcks.push(node));
   openClients.push(client);
@@ -104,7 +104,7 @@ function endClient(c: Client): void {
 }
 
 const statusOf = (c: Client): number | undefined => {
-  const close = c.updates.find(u => u.connection === 'close');
+  const close = c.updates.find((u) => u.connection === 'close');
   const err = close?.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined;
   return err?.output?.statusCode;
 };
@@ -131,13 +131,13 @@ afterAll(async () => {
 async function pairAndLogin(): Promise<{ auth: Auth; client: Client }> {
   const auth = memoryAuth();
   const first = connect(peer, auth);
-  const qr = await peer.waitFor(() => first.updates.find(u => u.qr)?.qr, 5000);
+  const qr = await peer.waitFor(() => first.updates.find((u) => u.qr)?.qr, 5000);
   const dev = await peer.pairWithQr(qr);
   expect(dev.jid).toMatch(/^15550001111:\d+@s\.whatsapp\.net$/);
-  await peer.waitFor(() => first.updates.find(u => u.connection === 'close'), 5000);
+  await peer.waitFor(() => first.updates.find((u) => u.connection === 'close'), 5000);
   expect(statusOf(first)).toBe(515);
   const client = connect(peer, auth);
-  await peer.waitFor(() => client.updates.find(u => u.connection === 'open'), 5000);
+  await peer.waitFor(() => client.updates.find((u) => u.connection === 'open'), 5000);
   return { auth, client };
 }
 
@@ -160,15 +160,13 @@ describe('whatsapp peer with the real Baileys client', () => {
     const text = 'Hallo Bob — ünïcödé ✓ 🚀\nline 2';
     const sent = await client.sock.sendMessage(bob.jid, { text });
     const id = sent!.key.id!;
-    const got = await peer.waitForMessage(m => m.id === id);
+    const got = await peer.waitForMessage((m) => m.id === id);
     expect(got.kind).toBe('text');
     expect(got.to).toBe(bob.jid);
     expect(Buffer.from(got.text!, 'utf8').equals(Buffer.from(text, 'utf8'))).toBe(true);
     expect(got.decryptError).toBeUndefined();
-    await peer.waitFor(() => client.serverAcks.find(a => a.attrs.id === id));
-    await peer.waitFor(() =>
-      client.messageUpdates.find(u => u.key.id === id && u.update.status === WAMessageStatus.DELIVERY_ACK),
-    );
+    await peer.waitFor(() => client.serverAcks.find((a) => a.attrs.id === id));
+    await peer.waitFor(() => client.messageUpdates.find((u) => u.key.id === id && u.update.status === WAMessageStatus.DELIVERY_ACK));
   });
 
   test('a read receipt yields READ in messages.update', async () => {
@@ -177,16 +175,12 @@ describe('whatsapp peer with the real Baileys client', () => {
     try {
       const sent = await client.sock.sendMessage(carol.jid, { text: 'read me' });
       const id = sent!.key.id!;
-      await peer.waitForMessage(m => m.id === id && m.acked);
-      await new Promise(r => setTimeout(r, 200)); // past Baileys' own 100 ms upsert debounce
+      await peer.waitForMessage((m) => m.id === id && m.acked);
+      await new Promise((r) => setTimeout(r, 200)); // past Baileys' own 100 ms upsert debounce
       await peer.sendReceipt(id, 'delivery');
-      await peer.waitFor(() =>
-        client.messageUpdates.find(u => u.key.id === id && u.update.status === WAMessageStatus.DELIVERY_ACK),
-      );
+      await peer.waitFor(() => client.messageUpdates.find((u) => u.key.id === id && u.update.status === WAMessageStatus.DELIVERY_ACK));
       await peer.sendReceipt(id, 'read');
-      const upd = await peer.waitFor(() =>
-        client.messageUpdates.find(u => u.key.id === id && u.update.status === WAMessageStatus.READ),
-      );
+      const upd = await peer.waitFor(() => client.messageUpdates.find((u) => u.key.id === id && u.update.status === WAMessageStatus.READ));
       expect(upd.key.remoteJid).toBe(carol.jid);
       expect(upd.key.fromMe).toBe(true);
     } finally {
@@ -203,13 +197,11 @@ describe('whatsapp peer with the real Baileys client', () => {
     try {
       const sent = await client.sock.sendMessage(dave.jid, { text: 'will be refused' });
       const id = sent!.key.id!;
-      const ack = await peer.waitFor(() => client.serverAcks.find(a => a.attrs.id === id));
+      const ack = await peer.waitFor(() => client.serverAcks.find((a) => a.attrs.id === id));
       expect(ack.attrs.error).toBe('463');
-      const upd = await peer.waitFor(() =>
-        client.messageUpdates.find(u => u.key.id === id && u.update.status === WAMessageStatus.ERROR),
-      );
+      const upd = await peer.waitFor(() => client.messageUpdates.find((u) => u.key.id === id && u.update.status === WAMessageStatus.ERROR));
       expect(upd.update.messageStubParameters?.[0]).toBe('463');
-      const got = peer.received.find(m => m.id === id);
+      const got = peer.received.find((m) => m.id === id);
       expect(got?.ackError).toBe('463');
       expect(got?.text).toBe('will be refused');
     } finally {
@@ -220,10 +212,10 @@ describe('whatsapp peer with the real Baileys client', () => {
 
   test('a message to the own number arrives (device-sent copy for the phone)', async () => {
     const sent = await client.sock.sendMessage(peer.selfJid, { text: 'note to self' });
-    const got = await peer.waitForMessage(m => m.id === sent!.key.id);
+    const got = await peer.waitForMessage((m) => m.id === sent!.key.id);
     expect(got.to).toBe(peer.selfJid);
     expect(got.text).toBe('note to self');
-    await peer.waitFor(() => client.serverAcks.find(a => a.attrs.id === sent!.key.id));
+    await peer.waitFor(() => client.serverAcks.find((a) => a.attrs.id === sent!.key.id));
   });
 
   test('onWhatsApp reports known numbers as existing and unknown ones as not', async () => {
@@ -231,8 +223,8 @@ describe('whatsapp peer with the real Baileys client', () => {
     peer.addContact('15550006666', { onWhatsApp: false });
     const res = (await client.sock.onWhatsApp('15550005555', '15550006666', '15559999999')) ?? [];
     expect(res).toContainEqual({ jid: '15550005555@s.whatsapp.net', exists: true });
-    expect(res.find(r => r.jid.startsWith('15550006666'))?.exists ?? false).toBe(false);
-    expect(res.find(r => r.jid.startsWith('15559999999'))?.exists ?? false).toBe(false);
+    expect(res.find((r) => r.jid.startsWith('15550006666'))?.exists ?? false).toBe(false);
+    expect(res.find((r) => r.jid.startsWith('15559999999'))?.exists ?? false).toBe(false);
   });
 
   test('sends an image and a document; the peer decrypts the uploaded media', async () => {
@@ -246,12 +238,12 @@ describe('whatsapp peer with the real Baileys client', () => {
       fileName: 'report.pdf',
       caption: 'the report',
     });
-    const gotImg = await peer.waitForMessage(m => m.id === img!.key.id);
+    const gotImg = await peer.waitForMessage((m) => m.id === img!.key.id);
     expect(gotImg.kind).toBe('image');
     expect(gotImg.caption).toBe('a picture');
     expect(gotImg.mediaError).toBeUndefined();
     expect(gotImg.bytes?.equals(image)).toBe(true);
-    const gotDoc = await peer.waitForMessage(m => m.id === doc!.key.id);
+    const gotDoc = await peer.waitForMessage((m) => m.id === doc!.key.id);
     expect(gotDoc.kind).toBe('document');
     expect(gotDoc.fileName).toBe('report.pdf');
     expect(gotDoc.mimetype).toBe('application/pdf');
@@ -262,17 +254,17 @@ describe('whatsapp peer with the real Baileys client', () => {
   test('a restart with the same creds logs in again without pairing; a parallel login replaces the old one', async () => {
     const pairings = peer.stats.pairings;
     endClient(client);
-    await peer.waitFor(() => client.updates.find(u => u.connection === 'close'));
+    await peer.waitFor(() => client.updates.find((u) => u.connection === 'close'));
     const again = connect(peer, auth);
-    await peer.waitFor(() => again.updates.find(u => u.connection === 'open'));
-    expect(again.updates.some(u => u.qr)).toBe(false);
+    await peer.waitFor(() => again.updates.find((u) => u.connection === 'open'));
+    expect(again.updates.some((u) => u.qr)).toBe(false);
     // one login after the other never had two open at once
     peer.stats.maxLogins = peer.stats.currentLogins;
     expect(peer.stats.maxLogins).toBe(1);
     // a second socket with the same creds while the first is open: WhatsApp replaces the old one
     const third = connect(peer, auth);
-    await peer.waitFor(() => third.updates.find(u => u.connection === 'open'));
-    await peer.waitFor(() => again.updates.find(u => u.connection === 'close'));
+    await peer.waitFor(() => third.updates.find((u) => u.connection === 'open'));
+    await peer.waitFor(() => again.updates.find((u) => u.connection === 'close'));
     expect(statusOf(again)).toBe(440);
     // ... and the peer saw the two logged in together
     expect(peer.stats.maxLogins).toBe(2);
@@ -289,25 +281,25 @@ describe('whatsapp peer with the real Baileys client', () => {
     ['drop', 428],
   ] as const)('disconnect(%s) surfaces statusCode %s and the client can log in again', async (reason, code) => {
     await peer.disconnect(reason);
-    await peer.waitFor(() => client.updates.find(u => u.connection === 'close'));
+    await peer.waitFor(() => client.updates.find((u) => u.connection === 'close'));
     expect(statusOf(client)).toBe(code);
     client = connect(peer, auth);
-    await peer.waitFor(() => client.updates.find(u => u.connection === 'open'));
+    await peer.waitFor(() => client.updates.find((u) => u.connection === 'open'));
   });
 
   test('disconnect(401) logs the device out; its next login fails with 401', async () => {
     await peer.disconnect(401);
-    await peer.waitFor(() => client.updates.find(u => u.connection === 'close'));
+    await peer.waitFor(() => client.updates.find((u) => u.connection === 'close'));
     expect(statusOf(client)).toBe(401);
     const retry = connect(peer, auth);
-    await peer.waitFor(() => retry.updates.find(u => u.connection === 'close'));
+    await peer.waitFor(() => retry.updates.find((u) => u.connection === 'close'));
     expect(statusOf(retry)).toBe(401);
   });
 
   test('pairing by code: requestPairingCode returns a code and the phone completes the link', async () => {
     const codeAuth = memoryAuth();
     const first = connect(peer, codeAuth);
-    await peer.waitFor(() => first.updates.find(u => u.qr), 5000);
+    await peer.waitFor(() => first.updates.find((u) => u.qr), 5000);
     const code = await first.sock.requestPairingCode(peer.selfPhone);
     expect(code).toMatch(/^[A-Z0-9]{8}$/);
     await peer.waitFor(() => peer.pendingCodeRequests > 0);
@@ -316,13 +308,13 @@ describe('whatsapp peer with the real Baileys client', () => {
     const first2 = first;
     const dev = await peer.pairWithCode(code);
     expect(dev.pairedBy).toBe('code');
-    await peer.waitFor(() => first2.updates.find(u => u.connection === 'close'));
+    await peer.waitFor(() => first2.updates.find((u) => u.connection === 'close'));
     expect(statusOf(first2)).toBe(515);
     const logged = connect(peer, codeAuth);
-    await peer.waitFor(() => logged.updates.find(u => u.connection === 'open'));
+    await peer.waitFor(() => logged.updates.find((u) => u.connection === 'open'));
     expect(codeAuth.creds.me?.id).toBe(dev.jid);
     const sent = await logged.sock.sendMessage(peer.selfJid, { text: 'linked by code' });
-    await peer.waitForMessage(m => m.id === sent!.key.id && m.text === 'linked by code');
+    await peer.waitForMessage((m) => m.id === sent!.key.id && m.text === 'linked by code');
   });
 });
 
@@ -353,7 +345,7 @@ describe('client in a child process (how the product sidecar is wired)', () => {
         child.kill('SIGKILL');
         reject(new Error(`child timed out; stdout:\n${lines.join('\n')}\nstderr:\n${stderr}`));
       }, timeoutMs);
-      child.on('exit', code => {
+      child.on('exit', (code) => {
         clearTimeout(t);
         resolve(code);
       });
@@ -373,7 +365,7 @@ describe('client in a child process (how the product sidecar is wired)', () => {
   test('with the preload + env the child trusts the peer root, pairs, logs in, uploads pre-keys, sends text + image', async () => {
     const frank = childPeer.addContact('15550008888');
     const pairing: Promise<unknown>[] = [];
-    const run = runChild({ ...childPeer.childEnv(), PEER_URL: childPeer.url, TO_JID: frank.jid }, line => {
+    const run = runChild({ ...childPeer.childEnv(), PEER_URL: childPeer.url, TO_JID: frank.jid }, (line) => {
       if (line.startsWith('QR ')) pairing.push(childPeer.pairWithQr(line.slice(3)));
     });
     const code = await run.exited;
@@ -381,11 +373,11 @@ describe('client in a child process (how the product sidecar is wired)', () => {
     expect({ code, out: run.lines }).toMatchObject({ code: 0 });
     // the preload mutated the very WA_CERT_DETAILS object the child's own Baileys import uses
     expect(run.lines).toContain(`ROOT ${childPeer.rootPublicKeyBase64}`);
-    const ids = run.lines.filter(l => l.startsWith('SENT ')).map(l => l.slice(5));
+    const ids = run.lines.filter((l) => l.startsWith('SENT ')).map((l) => l.slice(5));
     expect(ids).toHaveLength(2);
-    const text = await childPeer.waitForMessage(m => m.id === ids[0]);
+    const text = await childPeer.waitForMessage((m) => m.id === ids[0]);
     expect(text.text).toBe('hello from the child process');
-    const image = await childPeer.waitForMessage(m => m.id === ids[1]);
+    const image = await childPeer.waitForMessage((m) => m.id === ids[1]);
     expect(image.kind).toBe('image');
     expect(image.bytes?.equals(Buffer.alloc(2048, 7))).toBe(true);
     expect(childPeer.devices).toHaveLength(1);
