@@ -54,16 +54,8 @@ export interface RecipientRow {
   etag: string;
 }
 
-export interface QueuedNotification {
-  id: string;
-  apiKeyHash: string;
-  /** Epoch ms. */
-  createdAt: number;
-  /** Epoch ms. */
-  expiresAt: number;
-  skipped: number;
-  waitForDelivery: boolean;
-  content: NotificationContent;
+/** A stored notification as the worker holds it: the new one's fields, with its recipient rows. */
+export interface QueuedNotification extends Omit<NewNotification, 'recipients'> {
   recipientCount: number;
   recipients: RecipientRow[];
 }

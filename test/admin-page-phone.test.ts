@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from './support/free-port.js';
+import { expectText } from './support/page-expect.js';
 import { measureWidth } from './support/page-width.js';
 import { TEST_OUTPUT } from './support/sidecar-process.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -67,22 +68,6 @@ async function expectFits(name: string): Promise<void> {
   expect(report.measured).toBeGreaterThan(10);
   expect(report.outside).toEqual([]);
   expect(report.scrollWidth).toBeLessThanOrEqual(PHONE.width);
-}
-
-async function expectText(locator: ReturnType<Page['locator']>, pattern: RegExp, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = (
-      await locator
-        .first()
-        .innerText()
-        .catch(() => '')
-    ).trim();
-    if (pattern.test(text)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(text).toMatch(pattern);
 }
 
 test('the sign-in page says where the development password is, without showing it, and fits', async () => {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import jsQRModule from 'jsqr';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expectText, expectCount } from './support/page-expect.js';
 import { measureWidth } from './support/page-width.js';
 import { startPairedStack, type PairedStack } from './support/paired-stack.js';
 import { TEST_OUTPUT } from './support/sidecar-process.js';
@@ -287,34 +288,6 @@ async function expectFitsPhone(page: Page): Promise<void> {
   expect(report.measured).toBeGreaterThan(20);
   expect(report.outside).toEqual([]);
   expect(report.scrollWidth).toBeLessThanOrEqual(390);
-}
-
-/** Polls a locator's text until it matches (bounded), then asserts, so failures show the text seen. */
-async function expectText(locator: ReturnType<Page['locator']>, pattern: RegExp, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = (
-      await locator
-        .first()
-        .innerText()
-        .catch(() => '')
-    ).trim();
-    if (pattern.test(text)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(text).toMatch(pattern);
-}
-
-async function expectCount(locator: ReturnType<Page['locator']>, n: number, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let count = -1;
-  while (Date.now() < deadline) {
-    count = await locator.count();
-    if (count === n) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(count).toBe(n);
 }
 
 /** Reads the QR back from the pixels of the <img> the page shows (drawn large on a canvas). */

@@ -3,7 +3,7 @@
  * paired stack, with the URL and key from the environment or flags; exit codes, output, and what
  * the loopback WhatsApp peer received.
  */
-import { spawn } from 'node:child_process';
+import { runProcess, type ProcessRun } from './support/run-process.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,11 +13,7 @@ import { pdfBytes } from './support/sample-files.js';
 
 const BIN = path.join(DIST, 'cli', 'main.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProcessRun;
 
 let stack: PairedStack;
 const root = mkdtempSync(path.join(os.tmpdir(), 'wa-cli-send-'));
@@ -31,21 +27,7 @@ function cli(args: string[], options: { env?: Record<string, string | undefined>
     WA_NOTIFY_APIKEY: stack.apiKey,
     ...options.env,
   };
-  const env = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.stdin ?? '');
-  });
+  return runProcess(process.execPath, [BIN, ...args], { env: all, cwd: root, stdin: options.stdin ?? '', timeoutMs: 30_000 });
 }
 
 beforeAll(async () => {

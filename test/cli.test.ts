@@ -2,7 +2,7 @@
  * The `wa-notify` CLI as operators run it: the compiled bin (`npm run build` first) in a child
  * process, against a real Azurite, checking stdout/stderr/exit codes and what landed in the tables.
  */
-import { spawn } from 'node:child_process';
+import { runProcess, type ProcessRun } from './support/run-process.js';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,11 +15,7 @@ import { createLinkedUserStore } from '../shared/linked-users.js';
 const BIN = path.join(DIST, 'cli', 'main.js');
 const PEPPER = 'cli-test-pepper';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProcessRun;
 
 let azurite: AzuriteHandle;
 
@@ -32,16 +28,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
     WHATSAPP_TABLES_CONNECTION: azurite.connectionString,
     WHATSAPP_API_KEY_PEPPER: PEPPER,
   };
-  const merged = Object.fromEntries(Object.entries({ ...base, ...env }).filter((e): e is [string, string] => e[1] !== undefined));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(process.execPath, [BIN, ...args], { env: { ...base, ...env } });
 }
 
 beforeAll(async () => {

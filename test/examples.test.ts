@@ -4,17 +4,14 @@
  * refuses to run without a key or a recipient and sends nothing; given both, it sends to exactly
  * the recipient it was given (no numbers of its own).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { runProcess, type ProcessRun } from './support/run-process.js';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { createNotificationQueue } from '../shared/notification-queue.js';
 import { PROJECT_ROOT as ROOT } from './support/paths.js';
 import { startStack, type Stack } from './support/stack.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProcessRun;
 
 let stack: Stack;
 
@@ -36,23 +33,10 @@ const EXAMPLES: Array<{ name: string; command: string[]; enabled: boolean }> = [
 ];
 
 function run(command: string[], args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // Only what the examples read, so a developer's WA_NOTIFY_* cannot leak in.
-    const child = spawn(command[0]!, [...command.slice(1), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WA_NOTIFY_URL: stack.fn.url, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  // Only what the examples read, so a developer's WA_NOTIFY_* cannot leak in.
+  return runProcess(command[0]!, [...command.slice(1), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WA_NOTIFY_URL: stack.fn.url, ...env },
   });
 }
 
