@@ -19,7 +19,7 @@ import { odata, type TableEntityResult, type TransactionAction } from '@azure/da
 import type { TableStore } from './table-store.js';
 import { removeWholePartition } from './partition-removal.js';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from './table-store.js';
-import { notificationContentSchema, type NotificationContent } from './sidecar-protocol.js';
+import { notificationContentSchema } from './sidecar-protocol.js';
 import { recipientAddress, type NewNotification } from './notification-model.js';
 
 export type { NewNotification } from './notification-model.js';
