@@ -87,7 +87,13 @@ describe('against the real stack', () => {
     await stack.linkUser('client-user', '919876543211');
     const result = await wa.send({ username: 'client-user', message: 'client: username', wait_for_delivery: true });
     expect(result.kind === 'delivery' && result.data.sent).toEqual([jid('919876543211')]);
-    const status = await wa.status(result.id);
+    // The answer leaves on WhatsApp's ack and the outcome write follows it (docs/storage-layout.md):
+    // storage says `sending` for a moment, then `sent`.
+    let status = await wa.status(result.id);
+    for (let i = 0; i < 50 && status.recipients[0]?.state === 'sending'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await wa.status(result.id);
+    }
     expect(status.id).toBe(result.id);
     // The status route reports phone digits, the form requests use.
     expect(status.recipients).toEqual([
