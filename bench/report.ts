@@ -7,22 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REQUEST_KINDS } from '../test/support/storage-request-counter.js';
 import { ROOT } from './processes.js';
-import type { RequestPath } from './storage-bench.js';
-
-export interface Figure {
-  bench: string;
-  name: string;
-  value: number;
-  /** how to print the value when it is more than one number (e.g. "p50 / p99") */
-  display?: string;
-  unit: string;
-  floor?: { name: string; value: number; display?: string; unit: string };
-  ratio?: number;
-  ratioOf?: string;
-  target?: string;
-  pass?: boolean;
-  detail?: Record<string, unknown>;
-}
+import type { Figure, RequestPath } from './figures.js';
 
 export interface Report {
   machine: {

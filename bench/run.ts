@@ -18,10 +18,11 @@ import { startBareBaileys } from './bare-baileys.js';
 import { startBenchStack, type BenchStack } from './bench-stack.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { ROOT, memoryOf, resetPeak, startChild } from './processes.js';
-import { writeReport, type Figure } from './report.js';
+import type { Figure, RequestPath } from './figures.js';
+import { writeReport } from './report.js';
 import { median, percentile, round, sleep, until } from './stats.js';
 import { measureStorageFloor } from './storage-floor.js';
-import { benchStorageRequests, type RequestPath } from './storage-bench.js';
+import { benchStorageRequests } from './storage-bench.js';
 
 const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = [16, 64];

@@ -12,21 +12,9 @@ import {
   type StorageRequestCounter,
 } from '../test/support/storage-request-counter.js';
 import { startBenchStack, type BenchStack } from './bench-stack.js';
-import type { Figure } from './report.js';
+import type { Figure, RequestPath } from './figures.js';
 import { seedFinishedHistory } from './seed-history.js';
 import { percentile, round, sleep, until } from './stats.js';
-
-export interface RequestPath {
-  path: string;
-  /** What the counts are divided by: notifications, or idle minutes. */
-  per: string;
-  count: number;
-  seconds: number;
-  perKind: Record<RequestKind, number>;
-  /** Azurite's answer time summed over the requests, per unit (ms). */
-  storageMsPer: number;
-  shapes: [string, number][];
-}
 
 const HISTORY_ROWS = Number(process.env.BENCH_HISTORY_ROWS ?? 100_000);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);

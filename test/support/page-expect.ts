@@ -2,6 +2,7 @@
  * Bounded polls of what a page shows, then one assertion, so a failure shows what was last seen
  * rather than a timeout.
  */
+import { expect } from '@jest/globals';
 import type { Page } from 'playwright-core';
 
 type Locator = ReturnType<Page['locator']>;
