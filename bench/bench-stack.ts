@@ -48,12 +48,13 @@ function nodeFlags(name: string): string[] {
 /** `storageVia`: put something (e.g. a request-counting proxy) between the services and Azurite; returns its port. */
 export async function startBenchStack(
   name: string,
-  options: { env?: NodeJS.ProcessEnv; storageVia?: (azuritePort: number) => Promise<number> } = {},
+  options: { env?: NodeJS.ProcessEnv; storageVia?: (azuritePort: number) => Promise<number>; standby?: boolean } = {},
 ): Promise<BenchStack> {
   const azurite = await startAzurite();
   const storagePort = options.storageVia ? await options.storageVia(azurite.port) : azurite.port;
   const peer = await startWhatsAppPeer();
   const sidecarPort = await freePort();
+  const standbyPort = options.standby ? await freePort() : undefined;
   const functionsPort = await freePort();
   const adminPassword = 'bench-admin-password-0123456789';
   const attachmentRoot = mkdtempSync(path.join(os.tmpdir(), 'wa-notify-bench-'));
@@ -62,7 +63,12 @@ export async function startBenchStack(
     HOME: process.env.HOME,
     WHATSAPP_TABLES_CONNECTION: azuriteConnectionString(storagePort),
     WHATSAPP_SIDECAR_PORT: String(sidecarPort),
-    WHATSAPP_SIDECAR_URL: `ws://127.0.0.1:${sidecarPort}/ws`,
+    // With a standby the function gets both, as an operator would configure it (contract v1.1).
+    WHATSAPP_SIDECAR_URL: [sidecarPort, standbyPort]
+      .filter((p) => p !== undefined)
+      .map((p) => `ws://127.0.0.1:${p}/ws`)
+      .join(','),
+    WHATSAPP_SIDECAR_ID: `${name}-a`,
     WHATSAPP_SIDECAR_TOKEN: 'bench-sidecar-token-abcdefghijklmnop',
     WHATSAPP_API_KEY_PEPPER: 'bench-pepper-abcdefghijklmnop',
     WHATSAPP_SESSION_SECRET: 'bench-session-secret-abcdefghijklmnop',
@@ -127,6 +133,17 @@ export async function startBenchStack(
   await peer.pairWithQr(String(qr));
   await waitForState('open');
   await sleep(500); // let the post-login burst (pre-key upload, IQs) settle
+  // A warm standby beside the holder: same storage and secrets, its own id and port.
+  const standby =
+    standbyPort === undefined
+      ? undefined
+      : startChild(
+          `${name}.standby`,
+          ['dist/sidecar/main.js'],
+          { ...sidecarEnv, WHATSAPP_SIDECAR_PORT: String(standbyPort), WHATSAPP_SIDECAR_ID: `${name}-b` },
+          { quiet: true },
+        );
+  if (standby) await until(reachable(`http://127.0.0.1:${standbyPort}/healthz`), 20_000, 'the standby sidecar', 50);
 
   const azuritePid = childPidsMatching(`${azurite.port}`)[0];
   const cpu = () => {
@@ -157,7 +174,7 @@ export async function startBenchStack(
     waitForState,
     notify,
     async dispose() {
-      await Promise.all([functions.stop(), sidecar.stop()]);
+      await Promise.all([functions.stop(), sidecar.stop(), standby?.stop()]);
       await peer.close();
       await azurite.dispose();
       rmSync(attachmentRoot, { recursive: true, force: true });

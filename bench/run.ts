@@ -167,6 +167,9 @@ async function benchStorageFloor(): Promise<{ best: number; runs: Awaited<Return
 }
 
 // ---------- 1. notify throughput ----------
+/** The one-sidecar open-path figure at 16 connections, for the standby comparison. */
+let openPathAt16 = 0;
+
 async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResult>, storage: { best: number }): Promise<number> {
   let accepted = 1;
   {
@@ -205,6 +208,7 @@ async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResu
           );
         const floor = bareHttp.get(c)!;
         const okPerSecond = ok / r.seconds;
+        if (mode === 'open' && c === 16) openPathAt16 = okPerSecond;
         figures.push({
           bench: '1. notify throughput',
           name: `fire-and-forget ${mode === 'open' ? '200' : 'deferred 200'}, WhatsApp ${mode}, ${c} conn: requests/s`,
@@ -622,6 +626,32 @@ async function benchService(
   }
 }
 
+/** Issue 15's target: a warm standby beside the holder costs the notify path nothing. */
+async function benchWithStandby(): Promise<void> {
+  const stack = await startBenchStack('standby', { standby: true });
+  try {
+    const body = JSON.stringify({ apikey: stack.apiKey, self: true, message: `${MESSAGE} standby` });
+    await stack.notify({ self: true, message: `${MESSAGE} standby` });
+    log(`notify fire-and-forget, WhatsApp open, a standby sidecar running, 16 connections, ${LOAD_SECONDS} s`);
+    const r = await runLoad({ url: stack.notifyUrl, body, connections: 16, seconds: LOAD_SECONDS });
+    const okPerSecond = (r.statusCodes['200'] ?? 0) / r.seconds;
+    figures.push({
+      bench: '1. notify throughput',
+      name: 'fire-and-forget 200, WhatsApp open, a standby sidecar running, 16 conn: requests/s',
+      value: round(okPerSecond),
+      unit: 'req/s',
+      floor: { name: 'the same with one sidecar (above)', value: round(openPathAt16), unit: 'req/s' },
+      ratio: round(okPerSecond / Math.max(openPathAt16, 1), 3),
+      ratioOf: 'with a standby ÷ one sidecar',
+      target: '≥ 0.9 of one sidecar (not below it, within run-to-run noise)',
+      pass: okPerSecond >= 0.9 * openPathAt16,
+      detail: { requests: r.requests, statusCodes: r.statusCodes, p50Ms: r.latencyP50Ms, p99Ms: r.latencyP99Ms },
+    });
+  } finally {
+    await stack.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   const samples = Number(process.env.BENCH_LATENCY_SAMPLES ?? 150);
   const machine = {
@@ -648,6 +678,7 @@ async function main(): Promise<void> {
   );
   const bare = await benchBareBaileys(samples, 1_000);
   await benchService(bare, bareHttp, storage, samples);
+  await benchWithStandby();
   await benchAttachments();
   const requestPaths: RequestPath[] = await benchStorageRequests(log, figures, notes);
   writeReport({
