@@ -32,6 +32,8 @@ export interface BenchStack {
   admin(method: string, route: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   waitForState(state: string, timeoutMs?: number): Promise<void>;
   notify(body: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** With `standby: true`: starts the second sidecar (same storage and secrets, its own id and port). */
+  startStandby(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -133,17 +135,7 @@ export async function startBenchStack(
   await peer.pairWithQr(String(qr));
   await waitForState('open');
   await sleep(500); // let the post-login burst (pre-key upload, IQs) settle
-  // A warm standby beside the holder: same storage and secrets, its own id and port.
-  const standby =
-    standbyPort === undefined
-      ? undefined
-      : startChild(
-          `${name}.standby`,
-          ['dist/sidecar/main.js'],
-          { ...sidecarEnv, WHATSAPP_SIDECAR_PORT: String(standbyPort), WHATSAPP_SIDECAR_ID: `${name}-b` },
-          { quiet: true },
-        );
-  if (standby) await until(reachable(`http://127.0.0.1:${standbyPort}/healthz`), 20_000, 'the standby sidecar', 50);
+  let standby: Child | undefined;
 
   const azuritePid = childPidsMatching(`${azurite.port}`)[0];
   const cpu = () => {
@@ -173,6 +165,16 @@ export async function startBenchStack(
     admin,
     waitForState,
     notify,
+    async startStandby() {
+      if (standbyPort === undefined) throw new Error(`${name}: started without standby: true`);
+      standby = startChild(
+        `${name}.standby`,
+        ['dist/sidecar/main.js'],
+        { ...sidecarEnv, WHATSAPP_SIDECAR_PORT: String(standbyPort), WHATSAPP_SIDECAR_ID: `${name}-b` },
+        { quiet: true },
+      );
+      await until(reachable(`http://127.0.0.1:${standbyPort}/healthz`), 20_000, 'the standby sidecar', 50);
+    },
     async dispose() {
       await Promise.all([functions.stop(), sidecar.stop(), standby?.stop()]);
       await peer.close();
