@@ -7,7 +7,8 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium.js';
 import { freePort } from './support/free-port.js';
 import { expectText } from './support/page-expect.js';
 import { measureWidth } from './support/page-width.js';
@@ -15,16 +16,6 @@ import { TEST_OUTPUT } from './support/sidecar-process.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const SCREENSHOTS = path.join(TEST_OUTPUT, 'screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const PHONE = { width: 390, height: 844 };
 const NAME = 'admin-page-phone';
 const LOG_DIR = path.join(TEST_OUTPUT, 'logs');
@@ -42,7 +33,7 @@ beforeAll(async () => {
   const closedPort = await freePort(); // nothing listens here: WhatsApp "cannot be reached"
   [stack, browser] = await Promise.all([
     startStack({ name: NAME, env: { WHATSAPP_WS_URL: `ws://127.0.0.1:${closedPort}/ws/chat` } }),
-    chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 }),
+    launchChromium(),
   ]);
   context = await browser.newContext({ viewport: PHONE, baseURL: stack.sidecar.url });
   context.setDefaultTimeout(8_000);

@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import jsQRModule from 'jsqr';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium.js';
 import { expectText, expectCount } from './support/page-expect.js';
 import { measureWidth } from './support/page-width.js';
 import { startPairedStack, type PairedStack } from './support/paired-stack.js';
@@ -20,16 +21,6 @@ type DecodeQr = (rgba: Uint8ClampedArray, width: number, height: number) => { da
 const jsQR = (typeof jsQRModule === 'function' ? jsQRModule : (jsQRModule as { default: DecodeQr }).default) as DecodeQr;
 
 const SCREENSHOTS = path.join(TEST_OUTPUT, 'screenshots');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 // One stack for the whole file: wired to the loopback peer but left unpaired (WhatsApp offline)
 // for the first part; the second part pairs it.
@@ -38,10 +29,7 @@ let browser: Browser;
 const outsideRequests: string[] = [];
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  [stack, browser] = await Promise.all([
-    startPairedStack({ name: 'admin-page', pair: false }),
-    chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 }),
-  ]);
+  [stack, browser] = await Promise.all([startPairedStack({ name: 'admin-page', pair: false }), launchChromium()]);
 });
 afterAll(async () => {
   await browser?.close();
