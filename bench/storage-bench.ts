@@ -103,21 +103,25 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
         emptyTimes = await waitSends('wfd-', 30, 'wait_for_delivery');
       },
     );
+    /** 64 notifications to the contact, 16 in flight; each answer must pass `ok`. */
+    const notifyConcurrently = async (prefix: string, ok: (res: Awaited<ReturnType<typeof stack.notify>>) => boolean) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < 64) {
+            const i = next++;
+            const res = await stack.notify({ phone: contact.phone, message: `${prefix}${i}` });
+            if (!ok(res)) throw new Error(`${prefix} notify answered ${res.status}`);
+          }
+        }),
+      );
+    };
     const fire = await phase(
       'fire-and-forget to a phone, 16 in flight',
       'notification',
       () => 64,
       async () => {
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: 16 }, async () => {
-            while (next < 64) {
-              const i = next++;
-              const res = await stack.notify({ phone: contact.phone, message: `ff-${i}` });
-              if (res.status !== 200) throw new Error(`fire-and-forget answered ${res.status}`);
-            }
-          }),
-        );
+        await notifyConcurrently('ff-', (res) => res.status === 200);
         await until(() => received('ff-') >= 64, 60_000, '64 fire-and-forget sends', 20);
       },
     );
@@ -128,16 +132,7 @@ export async function benchStorageRequests(log: (line: string) => void, figures:
       'notification',
       () => 64,
       async () => {
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: 16 }, async () => {
-            while (next < 64) {
-              const i = next++;
-              const res = await stack.notify({ phone: contact.phone, message: `paused-${i}` });
-              if (res.status !== 200 || res.body.deferred !== true) throw new Error(`paused notify answered ${res.status}`);
-            }
-          }),
-        );
+        await notifyConcurrently('paused-', (res) => res.status === 200 && res.body.deferred === true);
       },
     );
     const drain = await phase(
