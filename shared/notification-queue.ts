@@ -18,7 +18,7 @@
 import { odata, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { TableStore } from './table-store.js';
 import { removeWholePartition } from './partition-removal.js';
-import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from './table-store.js';
+import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageStatus } from './table-store.js';
 import { notificationContentSchema } from './sidecar-protocol.js';
 import { recipientAddress, type NewNotification } from './notification-model.js';
 
@@ -380,10 +380,14 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
   /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
   const withEtags = (p: PendingInsert, result: BatchResult, offset: number) =>
     p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
-  const insertOne = async (p: PendingInsert): Promise<void> => {
+  const insertOne = async (p: PendingInsert, retried = false): Promise<void> => {
     try {
       p.resolve(withEtags(p, await client().submitTransaction(p.actions), 0));
     } catch (error) {
+      // A 500 "Transaction Failed" is transient (Azurite answers it under concurrent transactions on
+      // one partition): a transaction is atomic, so one more try is safe, and a 409 then means the
+      // first one landed after all.
+      if (!retried && storageStatus(error) === 500) return insertOne(p, true);
       p.reject(isConflict(error) ? new NotificationExists(p.notification.id) : error);
     }
   };
@@ -402,7 +406,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       } catch {
         // One bad member (a repeat id) fails the whole transaction: retry each alone so the rest
         // land and the culprit gets its own error.
-        await Promise.all(group.map(insertOne));
+        await Promise.all(group.map((p) => insertOne(p)));
       }
     },
   });
