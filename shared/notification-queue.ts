@@ -18,6 +18,7 @@
 import { odata, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { TableStore } from './table-store.js';
 import { removeWholePartition } from './partition-removal.js';
+import { createGroupCommitter } from './group-commit.js';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageStatus } from './table-store.js';
 import { notificationContentSchema } from './sidecar-protocol.js';
 import { recipientAddress, type NewNotification } from './notification-model.js';
@@ -155,6 +156,11 @@ export interface EnqueueOptions {
   owner?: boolean;
 }
 
+export interface SaveOptions {
+  /** Wait up to this long for other writes of the partition to ride along with (default 0: at once). */
+  lingerMs?: number;
+}
+
 /** Who the recipient rows of a new notification belong to: written already leased (the insert is the claim). */
 export interface InsertClaim {
   owner: string;
@@ -171,8 +177,14 @@ export interface NotificationQueue {
   get(id: string): Promise<QueuedNotification | undefined>;
   /** The notification's header alone (no recipients): one point read. */
   header(id: string): Promise<QueuedNotification | undefined>;
-  /** Saves a recipient row as it is now (conditional on its ETag), group-committed with other saves of its partition; undefined when the row changed meanwhile. */
-  save(row: RecipientRow): Promise<RecipientRow | undefined>;
+  /**
+   * Saves a recipient row (conditional on its ETag), group-committed with other writes of its
+   * partition; undefined when the row changed meanwhile. `row` may be a function: it is called when
+   * the transaction leaves, so a change made while the write lingered goes along.
+   */
+  save(row: RecipientRow | (() => RecipientRow), options?: SaveOptions): Promise<RecipientRow | undefined>;
+  /** Sends lingering saves now (shutdown). */
+  flushLingering(): void;
   /** Conditional update against the row's ETag; undefined when the row changed meanwhile. */
   update(row: RecipientRow, patch: RecipientPatch): Promise<RecipientRow | undefined>;
   /** Takes the row if nobody changed it since it was read; undefined when someone else did. */
@@ -280,65 +292,8 @@ function actionsFor(n: NewNotification, rows: RecipientRow[]): TransactionAction
   return [['create', header], ...rows.map((row): TransactionAction => ['create', toEntity(row)])];
 }
 
-const MAX_ACTIONS_PER_TRANSACTION = 100;
-/** Transactions in flight at once (across partitions); more work gathers for the next ones. */
-const MAX_COMMITS_IN_FLIGHT = 4;
-
-/**
- * Group commit: items queue up per partition while transactions are in flight, and go out
- * together, up to 100 actions per entity-group transaction.
- */
-function createGroupCommitter<T>(deps: {
-  partitionOf: (item: T) => string;
-  actionsOf: (item: T) => number;
-  /** Keys that may not share a transaction (an entity may appear once per transaction). */
-  keyOf?: (item: T) => string;
-  commit: (group: T[]) => Promise<void>;
-}) {
-  let waiting: T[] = [];
-  let active = 0;
-  const flush = async (): Promise<void> => {
-    if (active >= MAX_COMMITS_IN_FLIGHT) return;
-    active++;
-    try {
-      while (waiting.length > 0) {
-        const batch = waiting;
-        waiting = [];
-        const groups: T[][] = [];
-        const open = new Map<string, { items: T[]; actions: number; keys: Set<string> }>();
-        for (const item of batch) {
-          const pk = deps.partitionOf(item);
-          const key = deps.keyOf?.(item);
-          let g = open.get(pk);
-          if (!g || g.actions + deps.actionsOf(item) > MAX_ACTIONS_PER_TRANSACTION || (key !== undefined && g.keys.has(key))) {
-            g = { items: [], actions: 0, keys: new Set() };
-            open.set(pk, g);
-            groups.push(g.items);
-          }
-          g.items.push(item);
-          g.actions += deps.actionsOf(item);
-          if (key !== undefined) g.keys.add(key);
-        }
-        await Promise.all(groups.map(deps.commit));
-      }
-    } finally {
-      active--;
-    }
-  };
-  let scheduled = false;
-  return (item: T) => {
-    waiting.push(item);
-    // Items pushed in the same turn (a flush of many rows) go out together.
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      void flush();
-    });
-  };
-}
-
 interface PendingInsert {
+  kind: 'insert';
   notification: NewNotification;
   rows: RecipientRow[];
   actions: TransactionAction[];
@@ -347,10 +302,16 @@ interface PendingInsert {
 }
 
 interface PendingSave {
-  row: RecipientRow;
+  kind: 'save';
+  notificationId: string;
+  index: number;
+  /** The row as it is when the transaction leaves (a change made while it lingered goes along). */
+  current: () => RecipientRow;
   resolve: (row: RecipientRow | undefined) => void;
   reject: (error: unknown) => void;
 }
+
+type PendingWrite = PendingInsert | PendingSave;
 
 export function createNotificationQueue(tables: TableStore): NotificationQueue {
   const client = () => tables.client('queue');
@@ -391,25 +352,6 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       p.reject(isConflict(error) ? new NotificationExists(p.notification.id) : error);
     }
   };
-  const insert = createGroupCommitter<PendingInsert>({
-    partitionOf: (p) => partitionOf(p.notification.id),
-    actionsOf: (p) => p.actions.length,
-    async commit(group) {
-      if (group.length === 1) return insertOne(group[0]!);
-      try {
-        const result = await client().submitTransaction(group.flatMap((p) => p.actions));
-        let offset = 0;
-        for (const p of group) {
-          p.resolve(withEtags(p, result, offset));
-          offset += p.actions.length;
-        }
-      } catch {
-        // One bad member (a repeat id) fails the whole transaction: retry each alone so the rest
-        // land and the culprit gets its own error.
-        await Promise.all(group.map((p) => insertOne(p)));
-      }
-    },
-  });
 
   const updateOne = async (row: RecipientRow): Promise<RecipientRow | undefined> => {
     try {
@@ -420,31 +362,47 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       throw error;
     }
   };
+  const rowOf = (p: PendingSave): RecipientRow => ({ ...p.current(), updatedAt: Date.now() });
   const saveOne = async (p: PendingSave) => {
     try {
-      p.resolve(await updateOne(p.row));
+      p.resolve(await updateOne(rowOf(p)));
     } catch (error) {
       p.reject(error);
     }
   };
-  const save = createGroupCommitter<PendingSave>({
-    partitionOf: (p) => partitionOf(p.row.notificationId),
-    actionsOf: () => 1,
-    keyOf: (p) => recipientRowKey(p.row.notificationId, p.row.index),
+  const writeOne = (p: PendingWrite) => (p.kind === 'insert' ? insertOne(p) : saveOne(p));
+
+  // Inserts and saves of one time partition share transactions: an outcome lingering after its
+  // send rides on the next accept's insert.
+  const writes = createGroupCommitter<PendingWrite>({
+    partitionOf: (p) => partitionOf(p.kind === 'insert' ? p.notification.id : p.notificationId),
+    actionsOf: (p) => (p.kind === 'insert' ? p.actions.length : 1),
+    keyOf: (p) => (p.kind === 'insert' ? p.notification.id : recipientRowKey(p.notificationId, p.index)),
     async commit(group) {
-      if (group.length === 1) return saveOne(group[0]!);
-      try {
-        const result = await client().submitTransaction(
-          group.map((p): TransactionAction => ['update', toEntity(p.row), 'Replace', { etag: p.row.etag }]),
-        );
-        group.forEach((p, i) => {
-          const etag = etagAt(result, i);
-          p.resolve({ ...p.row, etag: etag || p.row.etag });
-        });
-      } catch {
-        // A row changed by someone else fails the whole transaction: each alone finds out which.
-        await Promise.all(group.map(saveOne));
+      if (group.length === 1) return writeOne(group[0]!);
+      const actions: TransactionAction[] = [];
+      const settle: ((result: BatchResult) => void)[] = [];
+      for (const p of group) {
+        const offset = actions.length;
+        if (p.kind === 'insert') {
+          actions.push(...p.actions);
+          settle.push((result) => p.resolve(withEtags(p, result, offset)));
+        } else {
+          const row = rowOf(p);
+          actions.push(['update', toEntity(row), 'Replace', { etag: row.etag }]);
+          settle.push((result) => p.resolve({ ...row, etag: etagAt(result, offset) || row.etag }));
+        }
       }
+      let result: BatchResult;
+      try {
+        result = await client().submitTransaction(actions);
+      } catch {
+        // One bad member (a repeat id, a row someone else changed) fails the whole transaction:
+        // each alone finds out which, and the rest land.
+        await Promise.all(group.map(writeOne));
+        return;
+      }
+      for (const s of settle) s(result);
     },
   });
 
@@ -462,7 +420,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       const openEtag = await ensureOpen(partitionOf(notification.id), options.owner === true);
       const rows = rowsFor(notification, options.claim);
       const stored = await new Promise<RecipientRow[]>((resolve, reject) =>
-        insert({ notification, rows, actions: actionsFor(notification, rows), resolve, reject }),
+        writes.add({ kind: 'insert', notification, rows, actions: actionsFor(notification, rows), resolve, reject }),
       );
       return { rows: stored, openEtag };
     },
@@ -489,8 +447,16 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       return h && h.kind === 'notification' ? toNotification(id, h, []) : undefined;
     },
 
-    save(row) {
-      return new Promise((resolve, reject) => save({ row: { ...row, updatedAt: Date.now() }, resolve, reject }));
+    save(row, options = {}) {
+      const current = typeof row === 'function' ? row : () => row;
+      const { notificationId, index } = current();
+      return new Promise((resolve, reject) =>
+        writes.add({ kind: 'save', notificationId, index, current, resolve, reject }, options.lingerMs ?? 0),
+      );
+    },
+
+    flushLingering() {
+      writes.flushLingering();
     },
 
     update(row, patch) {

@@ -97,13 +97,20 @@ export interface DeliveryWorkerDeps {
   /** A finished partition leaves the `open` index this long after its minute ended (clock skew between writers). */
   retireAfterMs?: number;
   /**
-   * How long a row's write waits for more changes to the same row (a delivery receipt right after
-   * the ack) and for other rows of its partition (group commit). The report does not wait for it.
-   * Default 100 ms.
+   * How long an outcome's write waits for company: more changes to the same row (a delivery receipt
+   * right after the ack) and other writes of its partition (the next accept's insert, other
+   * outcomes), whichever transaction leaves first. The report does not wait for it. Default 100 ms.
    */
   writeLingerMs?: number;
-  /** Receipts (delivered, read) are written together this often: one transaction per partition (default 1 s). */
+  /** How long a receipt's (delivered, read) write waits for company the same way (default 1 s). */
   receiptFlushMs?: number;
+  /**
+   * Resolves once the Signal keys the sends so far changed are stored (rejects if they never will
+   * be: the lease went). An outcome is recorded only after it, so a row reads `sent` only once the
+   * ratchet that sent it is durable; before that a crash leaves it `sending`, and the next holder
+   * resends it under the same ids from the stored ratchet.
+   */
+  keysDurable?: () => Promise<void>;
   /** Removes old history; called once per `historySweepMs` while owning. */
   historySweep?: () => Promise<void>;
   historySweepMs?: number;
@@ -143,9 +150,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const historySweepMs = deps.historySweepMs ?? 600_000;
   const writeLingerMs = deps.writeLingerMs ?? 100;
   const receiptFlushMs = deps.receiptFlushMs ?? 1_000;
-  /** Rows a receipt changed, written at the next receipt flush. */
-  const receiptsDue = new Set<Persisted>();
-  let lastReceiptFlush = 0;
   const window = deps.sendIntervalMs > 0 ? 1 : Math.max(1, deps.maxInFlight ?? 16);
   const events = new EventEmitter();
   events.setMaxListeners(1000);
@@ -250,26 +254,44 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   };
 
   /**
-   * Writes the row as memory holds it; a change made while a write is in flight goes in the next
-   * one. Storage trouble is ridden out (bounded): past that the row stays as storage last had it
-   * and the next owner resends it under the same ids.
+   * Writes the row as memory holds it when its transaction leaves (a change made while the write
+   * lingered goes along; one made while it is in flight goes in the next). Storage trouble is
+   * ridden out (bounded): past that the row stays as storage last had it and the next owner
+   * resends it under the same ids.
    */
-  const persist = (p: Persisted, onConflict: (stored: RecipientRow | undefined) => void): Promise<void> => {
+  const persist = (
+    p: Persisted,
+    onConflict: (stored: RecipientRow | undefined) => void,
+    lingerMs: number,
+    keys?: () => Promise<void>,
+  ): Promise<void> => {
     if (p.writing) {
       p.dirty = true;
       return p.writing;
     }
     p.writing = (async () => {
       try {
-        if (writeLingerMs > 0 && running) await sleep(writeLingerMs);
+        let linger = lingerMs;
         do {
           p.dirty = false;
           let saved: RecipientRow | undefined;
           for (let attempt = 1; ; attempt++) {
             try {
-              saved = await queue.save(p.row);
+              if (keys) await keys();
+              saved = await queue.save(
+                () => {
+                  p.dirty = false;
+                  return p.row;
+                },
+                { lingerMs: running ? linger : 0 },
+              );
               break;
             } catch (error) {
+              if (error instanceof Error && error.name === 'KeysNotStored') {
+                // The lease went before the ratchet was stored: the next holder resends this row.
+                log.info({ id: p.row.notificationId, reason: error.message }, 'outcome not recorded');
+                return;
+              }
               if (attempt >= 30 || !running) throw error;
               log.warn({ err: (error as Error).message, id: p.row.notificationId }, 'could not record a send outcome; retrying');
               await sleep(1_000);
@@ -282,6 +304,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
             return;
           }
           p.row = { ...p.row, etag: saved.etag, updatedAt: saved.updatedAt };
+          linger = receiptFlushMs; // what changes next is a receipt
         } while (p.dirty);
       } finally {
         p.writing = undefined;
@@ -290,6 +313,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     return p.writing;
   };
 
+  /** Writes an entry's outcome once the keys of its send are stored. */
   const persistEntry = (e: Entry): Promise<void> =>
     persist(e, (stored) => {
       if (stored && !isFinished(stored.state)) {
@@ -300,7 +324,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         if (stored) e.row = stored;
         finishEntry(e);
       }
-    }).then(() => {
+    }, writeLingerMs, deps.keysDurable).then(() => {
       if (isFinished(e.row.state) && !e.writing) finishEntry(e);
     });
 
@@ -382,7 +406,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       e.where = 'done';
       schedule(e);
     }
-    await persistEntry(e);
+    // The send slot frees now; the write lingers for company and lands on its own.
+    void persistEntry(e);
   };
 
   const pump = () => {
@@ -470,10 +495,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       lastHistorySweep = now;
       deps.historySweep().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'history sweep failed; will try again'));
     }
-    if (receiptsDue.size > 0 && now - lastReceiptFlush >= receiptFlushMs) {
-      lastReceiptFlush = now;
-      void flushReceipts();
-    }
     if (later.length > 0) {
       const due = later.filter((e) => e.row.nextAttemptAt <= now);
       if (due.length > 0) {
@@ -499,20 +520,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const next = laterState(p.row.state, status);
     if (next === p.row.state) return;
     p.row = { ...p.row, state: next };
-    // Riding on a write already under way, or with the other receipts at the next flush.
-    if (p.writing) p.dirty = true;
-    else receiptsDue.add(p);
-  };
-
-  const flushReceipts = () => {
-    const due = [...receiptsDue];
-    receiptsDue.clear();
-    return Promise.all(
-      due.map((p) =>
-        persist(p, (stored) => {
-          if (stored) p.row = stored;
-        }),
-      ),
+    // Rides on a write still lingering, or lingers itself for the next transaction of its partition.
+    void persist(
+      p,
+      (stored) => {
+        if (stored) p.row = stored;
+      },
+      receiptFlushMs,
     );
   };
 
@@ -584,7 +598,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       if (timer) clearInterval(timer);
       await Promise.allSettled([...runs]);
       await polling;
-      await flushReceipts();
+      queue.flushLingering();
       await Promise.allSettled([...entries.values(), ...byMessageId.values()].map((p) => p.writing));
     },
   };

@@ -62,9 +62,10 @@ export async function startSidecar(options: {
   const token = requireSetting(config, 'sidecarToken', 'WHATSAPP_SIDECAR_TOKEN');
   assertAdminPasswordSafe(config);
 
-  const auth = await loadTableAuthState(tables, cipher, { log });
-  const queue = createNotificationQueue(tables);
   const lease = createSessionLease({ tables, owner: config.sidecarId, clock, log, leaseMs: config.sessionLeaseMs });
+  // Key writes that have not landed when the lease goes are dropped: the next holder owns the keys.
+  const auth = await loadTableAuthState(tables, cipher, { log, canWrite: () => lease.held() });
+  const queue = createNotificationQueue(tables);
   const session = createWhatsAppSession({
     auth,
     lease,
@@ -93,6 +94,7 @@ export async function startSidecar(options: {
     // Expiry is checked often enough to be timely for short TTLs, at most once a minute.
     expirySweepMs: Math.min(60_000, Math.max(1_000, config.queueTtlMs / 4)),
     beforeSend: () => sendBudget.acquire(),
+    keysDurable: () => auth.flushed(),
     lease, // the session lease is the one that matters: its holder owns every unfinished row
     // A finished partition leaves the open index 2 min after its minute (writers' clock skew), sooner with a short history.
     retireAfterMs: Math.min(120_000, config.historyMs),
@@ -226,6 +228,8 @@ export async function startSidecar(options: {
       sendBudget.close(); // a send waiting for budget must not hold the shutdown; it stays queued
       await worker.stop();
       await session.stop();
+      // The next holder must find the ratchets where this one left them.
+      await auth.flushed().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'Signal keys not all stored at stop'));
       await lease.stop();
       await closeServer(server);
       if (adminServer) await closeServer(adminServer);

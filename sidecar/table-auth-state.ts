@@ -7,8 +7,16 @@
  * The process holding the session lease is the only writer, so it owns the state: the `keys`
  * partition is read once (one paged, partition-bounded query) the first time keys are needed, and
  * whenever the lease is regained after another holder (reload()). From then on get() answers from
- * memory and set() writes through (one `keys.set` call = entity-group transactions in one
- * partition). Creds are written on every change and never read back.
+ * memory and set() writes through, group-committed: the write leaves at once unless one is already
+ * in flight, and then everything set meanwhile goes in the next one (latest value per key). set()
+ * resolves once memory holds the change, not when storage does: Baileys calls it at the end of a
+ * send's key transaction, under a mutex every send shares, so waiting for storage there would put
+ * one storage round trip in series with every message. Who needs durability asks for it:
+ * `flushed()` resolves once everything set before the call is stored (the delivery worker waits
+ * for it before recording a message as sent; the sidecar before releasing the lease). A crash in
+ * between loses only ratchet steps of messages still recorded `sending`, which the next holder
+ * resends under the same ids from the stored state, so sender and recipient stay in step.
+ * Creds are written on every change and never read back.
  */
 import {
   BufferJSON,
@@ -18,6 +26,7 @@ import {
   type AuthenticationState,
   type SignalDataTypeMap,
 } from '@whiskeysockets/baileys';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { LRUCache } from 'lru-cache';
 import { fromChunkProperties, toChunkProperties } from '../shared/chunked-binary.js';
@@ -42,6 +51,18 @@ export const DEFAULT_MAX_KEY_BYTES = 8 * 1024 * 1024;
 export interface TableAuthStateOptions {
   maxKeyBytes?: number;
   log?: Logger;
+  /** Whether this process may write (holds the session lease); pending key writes are dropped once it may not. */
+  canWrite?: () => boolean;
+  /** Wait between tries of a key write storage refused (default 1 s). */
+  retryMs?: number;
+}
+
+/** flushed() could not be kept: the lease went away (or the state was wiped) before the keys were stored. */
+export class KeysNotStored extends Error {
+  constructor(reason: string) {
+    super(`Signal keys not stored: ${reason}`);
+    this.name = 'KeysNotStored';
+  }
 }
 
 export interface KeyMemoryStats {
@@ -65,7 +86,12 @@ export interface TableAuthState {
   /** Deletes every creds and key row (logout), and starts over with fresh creds in memory. */
   wipe(): Promise<void>;
   keyStats(): KeyMemoryStats;
+  /** Resolves once every key set before this call is in storage; rejects with KeysNotStored if it never will be. */
+  flushed(): Promise<void>;
 }
+
+/** A key row's next write: its sealed entity, or its removal. */
+type KeyWrite = { upsert: TransactionAction } | { remove: true };
 
 interface Slot {
   /** undefined: known absent (a tombstone). */
@@ -161,6 +187,13 @@ export async function loadTableAuthState(
     return { value: open(KEYS_PK, rowKey, sealed), bytes: sealed.byteLength };
   };
 
+  const writes = createKeyWriter({
+    client,
+    log: options.log,
+    canWrite: options.canWrite ?? (() => true),
+    retryMs: options.retryMs ?? 1_000,
+  });
+
   const state: AuthenticationState = {
     get creds() {
       return creds;
@@ -194,7 +227,7 @@ export async function loadTableAuthState(
       async set(data) {
         // Loaded first (once per lease), so memory is the whole partition plus what we wrote since.
         await ensureLoaded();
-        const upserts: TransactionAction[] = [];
+        const upserts: [string, TransactionAction][] = [];
         const deletes: string[] = [];
         for (const type of Object.keys(data) as (keyof SignalDataTypeMap)[]) {
           for (const [id, value] of Object.entries(data[type] ?? {})) {
@@ -204,7 +237,7 @@ export async function loadTableAuthState(
               const sealed = seal(KEYS_PK, rowKey, value);
               // Memory first: it is the truth while the lease is held; storage is its durable copy.
               cache.set(rowKey, { value, bytes: sealed.byteLength });
-              upserts.push(['upsert', { partitionKey: KEYS_PK, rowKey, ...toChunkProperties(sealed) }, 'Replace']);
+              upserts.push([rowKey, ['upsert', { partitionKey: KEYS_PK, rowKey, ...toChunkProperties(sealed) }, 'Replace']]);
             } else {
               if (complete) cache.delete(rowKey);
               else cache.set(rowKey, { value: undefined, bytes: TOMBSTONE_BYTES });
@@ -212,15 +245,7 @@ export async function loadTableAuthState(
             }
           }
         }
-        for (let i = 0; i < upserts.length; i += 50) await client.submitTransaction(upserts.slice(i, i + 50));
-        // Deletes of missing rows would fail a transaction, so they run on their own, tolerated.
-        await Promise.all(
-          deletes.map((rowKey) =>
-            client.deleteEntity(KEYS_PK, rowKey).catch((error: { statusCode?: number }) => {
-              if (error.statusCode !== 404) throw error;
-            }),
-          ),
-        );
+        writes.enqueue(upserts, deletes);
       },
     },
   };
@@ -250,6 +275,7 @@ export async function loadTableAuthState(
       await ensureLoaded();
     },
     async wipe() {
+      await writes.drop('the session was wiped');
       await deletePartition(client, CREDS_PK);
       await deletePartition(client, KEYS_PK);
       generation++; // a load still listing must not refill the cache
@@ -260,5 +286,106 @@ export async function loadTableAuthState(
       creds = initAuthCreds();
     },
     keyStats: () => ({ rows: cache.size, bytes: cache.calculatedSize, complete, loads }),
+    flushed: () => writes.flushed(),
+  };
+}
+
+/**
+ * Group commit of key writes: one batch in flight at a time; whatever is set meanwhile waits and
+ * goes in the next batch, the latest value per row key. A failed batch is retried (values set
+ * since win) for as long as this process may write.
+ */
+function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: () => boolean; retryMs: number }) {
+  const { client } = deps;
+  let pending = new Map<string, KeyWrite>();
+  /** Sequence of the last set() taken in, and of the last one known stored. */
+  let taken = 0;
+  let stored = 0;
+  /** Sequence up to which unstored writes were dropped (lease lost, wipe), and why. */
+  let dropped = 0;
+  let droppedBecause = '';
+  let running: Promise<void> | undefined;
+  /** Bumped by a drop: a batch that left before it must not come back on failure. */
+  let epoch = 0;
+  const waiters: { upTo: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  const settle = () => {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (waiters[i]!.upTo <= stored) waiters.splice(i, 1)[0]!.resolve();
+    }
+  };
+  const dropAll = (reason: string) => {
+    epoch++;
+    pending = new Map();
+    dropped = taken;
+    droppedBecause = reason;
+    for (const w of waiters.splice(0)) w.reject(new KeysNotStored(reason));
+  };
+
+  const writeBatch = async (batch: Map<string, KeyWrite>) => {
+    const upserts: TransactionAction[] = [];
+    const removals: string[] = [];
+    for (const [rowKey, write] of batch) {
+      if ('upsert' in write) upserts.push(write.upsert);
+      else removals.push(rowKey);
+    }
+    // 50 sealed rows stay well under a transaction's 4 MiB, even chunked ones.
+    for (let i = 0; i < upserts.length; i += 50) await client.submitTransaction(upserts.slice(i, i + 50));
+    // Deletes of missing rows would fail a transaction, so they run on their own, tolerated.
+    await Promise.all(
+      removals.map((rowKey) =>
+        client.deleteEntity(KEYS_PK, rowKey).catch((error: { statusCode?: number }) => {
+          if (error.statusCode !== 404) throw error;
+        }),
+      ),
+    );
+  };
+
+  const loop = async () => {
+    while (pending.size > 0) {
+      if (!deps.canWrite()) return dropAll('the session lease is not held');
+      const batch = pending;
+      const upTo = taken;
+      const leftIn = epoch;
+      pending = new Map();
+      try {
+        await writeBatch(batch);
+        stored = Math.max(stored, upTo);
+        settle();
+      } catch (error) {
+        if (leftIn !== epoch) continue; // dropped meanwhile
+        // Values set since this batch left are newer: they win over the retried ones.
+        for (const [rowKey, write] of batch) if (!pending.has(rowKey)) pending.set(rowKey, write);
+        deps.log?.warn({ err: (error as Error).message, rows: batch.size }, 'could not store Signal keys; will try again');
+        await sleep(deps.retryMs);
+      }
+    }
+  };
+  const kick = () => {
+    if (running) return;
+    running = loop().finally(() => {
+      running = undefined;
+      if (pending.size > 0) kick();
+    });
+  };
+
+  return {
+    enqueue(upserts: [string, TransactionAction][], removals: string[]) {
+      if (upserts.length === 0 && removals.length === 0) return;
+      for (const [rowKey, upsert] of upserts) pending.set(rowKey, { upsert });
+      for (const rowKey of removals) pending.set(rowKey, { remove: true });
+      taken++;
+      kick();
+    },
+    flushed(): Promise<void> {
+      if (stored >= taken) return Promise.resolve();
+      if (dropped >= taken) return Promise.reject(new KeysNotStored(droppedBecause));
+      return new Promise((resolve, reject) => waiters.push({ upTo: taken, resolve, reject }));
+    },
+    /** Forgets what is not yet stored, and waits for the batch in flight to land. */
+    async drop(reason: string) {
+      dropAll(reason);
+      await running?.catch(() => undefined);
+    },
   };
 }

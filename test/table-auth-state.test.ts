@@ -6,7 +6,7 @@
 import { azuriteConnectionString } from '../shared/config.js';
 import { createTableStore } from '../shared/table-store.js';
 import { createSessionCipher } from '../sidecar/session-cipher.js';
-import { loadTableAuthState } from '../sidecar/table-auth-state.js';
+import { KeysNotStored, loadTableAuthState } from '../sidecar/table-auth-state.js';
 import { startAzurite, type AzuriteHandle } from './support/azurite.js';
 import { startStorageRequestCounter, type CountedRequest, type StorageRequestCounter } from './support/storage-request-counter.js';
 
@@ -23,8 +23,11 @@ afterAll(async () => {
 });
 
 // each "process" gets its own table store, as a restarted sidecar would
-const open = (maxKeyBytes?: number) =>
-  loadTableAuthState(createTableStore(azuriteConnectionString(counter.port)), cipher, maxKeyBytes ? { maxKeyBytes } : {});
+const open = (maxKeyBytes?: number, canWrite?: () => boolean) =>
+  loadTableAuthState(createTableStore(azuriteConnectionString(counter.port)), cipher, {
+    ...(maxKeyBytes ? { maxKeyBytes } : {}),
+    ...(canWrite ? { canWrite } : {}),
+  });
 const keyReads = () =>
   counter.requests.filter(
     (r: CountedRequest) =>
@@ -37,6 +40,7 @@ test('written through, listed once on load, then every get (hits and misses) ans
   const first = await open();
   await first.state.keys.set({ 'pre-key': Object.fromEntries(ids(0, 200).map((id) => [id, preKey(Number(id))])) });
   expect(first.keyStats()).toMatchObject({ rows: 200, complete: true });
+  await first.flushed();
 
   counter.reset();
   const restarted = await open(); // reads the creds row only
@@ -53,6 +57,7 @@ test('written through, listed once on load, then every get (hits and misses) ans
   // a delete is written through and forgotten in memory
   await restarted.state.keys.set({ 'pre-key': { '7': null } });
   expect(await restarted.state.keys.get('pre-key', ['7'])).toEqual({});
+  await restarted.flushed();
   expect(Object.keys(await (await open()).state.keys.get('pre-key', ['7', '8']))).toEqual(['8']);
 });
 
@@ -78,6 +83,7 @@ test('reload() picks up keys another holder wrote; wipe() removes every row', as
   await mine.state.keys.get('pre-key', ['1']);
   const other = await open();
   await other.state.keys.set({ session: { '919876543210.0': Buffer.from('ratchet') } });
+  await other.flushed();
   expect(await mine.state.keys.get('session', ['919876543210.0'])).toEqual({}); // memory is this holder's view
   await mine.reload(); // the lease came back after another holder
   expect(Buffer.from((await mine.state.keys.get('session', ['919876543210.0']))['919876543210.0']!)).toEqual(Buffer.from('ratchet'));
@@ -89,4 +95,36 @@ test('reload() picks up keys another holder wrote; wipe() removes every row', as
   expect(await after.state.keys.get('pre-key', ids(0, 200))).toEqual({});
   expect(after.keyStats().rows).toBe(0);
   expect(after.isPaired()).toBe(false);
+});
+
+test('key writes are group-committed: what is set while one write is in flight goes in the next, latest value per key', async () => {
+  const store = await open();
+  await store.state.keys.get('session', ['x']); // loaded
+  counter.reset();
+  // As Baileys does under load: one set per send, each resolving before storage has it.
+  for (let i = 0; i < 40; i++) {
+    await store.state.keys.set({ session: { [`peer-${i % 4}.0`]: Buffer.from(`ratchet step ${i}`) } });
+  }
+  const writes = () => counter.requests.filter((r) => r.table === 'WhatsappSession' && r.kind === 'batch');
+  await store.flushed();
+  // The first set left alone; the other 39 gathered while it was in flight: far fewer than 40 transactions.
+  expect(writes().length).toBeGreaterThanOrEqual(1);
+  expect(writes().length).toBeLessThanOrEqual(3);
+  const other = await open();
+  const got = await other.state.keys.get('session', ['peer-0.0', 'peer-3.0']);
+  expect(Buffer.from(got['peer-0.0']!).toString()).toBe('ratchet step 36');
+  expect(Buffer.from(got['peer-3.0']!).toString()).toBe('ratchet step 39');
+});
+
+test('flushed() is kept only while the lease is held: once it is not, pending keys are dropped, not written', async () => {
+  let held = true;
+  const store = await open(undefined, () => held);
+  await store.state.keys.get('session', ['x']);
+  await store.state.keys.set({ session: { 'before.0': Buffer.from('stored') } });
+  await store.flushed();
+  held = false;
+  await store.state.keys.set({ session: { 'after.0': Buffer.from('never stored') } });
+  await expect(store.flushed()).rejects.toBeInstanceOf(KeysNotStored);
+  const other = await open();
+  expect(Object.keys(await other.state.keys.get('session', ['before.0', 'after.0']))).toEqual(['before.0']);
 });
