@@ -315,16 +315,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
 
   /** Writes an entry's outcome once the keys of its send are stored. */
   const persistEntry = (e: Entry): Promise<void> =>
-    persist(e, (stored) => {
-      if (stored && !isFinished(stored.state)) {
-        e.row = stored;
-        e.where = 'done';
-        schedule(e);
-      } else {
-        if (stored) e.row = stored;
-        finishEntry(e);
-      }
-    }, writeLingerMs, deps.keysDurable).then(() => {
+    persist(
+      e,
+      (stored) => {
+        if (stored && !isFinished(stored.state)) {
+          e.row = stored;
+          e.where = 'done';
+          schedule(e);
+        } else {
+          if (stored) e.row = stored;
+          finishEntry(e);
+        }
+      },
+      writeLingerMs,
+      deps.keysDurable,
+    ).then(() => {
       if (isFinished(e.row.state) && !e.writing) finishEntry(e);
     });
 
