@@ -1,0 +1,282 @@
+/**
+ * The delivery worker alone, with its clock in the test's hand: storage is an in-memory table
+ * behind the real group committer (shared/group-commit.ts), WhatsApp a session whose acks the test
+ * gives. The end-to-end suites cover the same worker against Azurite and the loopback peer; these
+ * pin the ordering rules of its write path, which those can only see through timing:
+ * the report leaves on the ack, the outcome waits for the Signal keys, a receipt rides on a
+ * lingering outcome, a send slot does not wait for a write, and backoff and expiry follow the clock.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createGroupCommitter } from '../../shared/group-commit.js';
+import type { Clock } from '../../shared/clock.js';
+import { createLogger } from '../../shared/logger.js';
+import type { NotificationQueue, QueuedNotification, RecipientRow, SaveOptions } from '../../shared/notification-queue.js';
+import { createDeliveryWorker, type DeliveryReport, type DeliveryWorker } from '../../sidecar/delivery-worker.js';
+import { createPartContentBuilder } from '../../sidecar/part-content.js';
+import type { AckOutcome } from '../../sidecar/ack-waiter.js';
+import type { ReceiptStatus, SessionStatus, WhatsAppSession } from '../../sidecar/whatsapp-session.js';
+
+const PHONE = '919876543210@s.whatsapp.net';
+const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+async function until(check: () => boolean, what: string, ms = 3_000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Rows as storage holds them, and every write that reached it (one entry per row per transaction). */
+function memoryQueue() {
+  const stored = new Map<string, RecipientRow>();
+  const writes: { key: string; state: string; transaction: number }[] = [];
+  let transactions = 0;
+  let etags = 0;
+  type Pending = { current: () => RecipientRow; resolve: (row: RecipientRow | undefined) => void };
+  const committer = createGroupCommitter<Pending>({
+    partitionOf: (p) => p.current().notificationId.slice(0, 13),
+    actionsOf: () => 1,
+    keyOf: (p) => `${p.current().notificationId}~${p.current().index}`,
+    async commit(group) {
+      transactions++;
+      await sleep(1);
+      for (const p of group) {
+        const row = p.current();
+        const key = `${row.notificationId}~${row.index}`;
+        if (stored.get(key)?.etag !== row.etag) {
+          p.resolve(undefined); // someone else changed it
+          continue;
+        }
+        const saved = { ...row, etag: `e${++etags}` };
+        stored.set(key, saved);
+        writes.push({ key, state: row.state, transaction: transactions });
+        p.resolve(saved);
+      }
+    },
+  });
+  const unsupported = () => Promise.reject(new Error('not used by these tests'));
+  const queue: NotificationQueue = {
+    enqueue: unsupported,
+    get: async () => undefined,
+    header: async () => undefined,
+    save: (row: RecipientRow | (() => RecipientRow), options: SaveOptions = {}) =>
+      new Promise((resolve) => committer.add({ current: typeof row === 'function' ? row : () => row, resolve }, options.lingerMs)),
+    flushLingering: () => committer.flushLingering(),
+    update: unsupported,
+    claim: unsupported,
+    recipient: async (id, index) => stored.get(`${id}~${index}`),
+    openPartitions: async () => [],
+    unfinishedIn: async () => [],
+    markOpen: async () => 'etag',
+    retire: async () => true,
+    retiredBefore: async () => [],
+    removePartition: async () => 0,
+    extendExpiry: async () => false,
+  };
+  return { queue, stored, writes };
+}
+
+/** A WhatsApp session whose acks come when the test says (or at once, by default). */
+function scriptedSession() {
+  const sends: { jid: string; messageId: string; ack: (outcome: AckOutcome) => void }[] = [];
+  let autoAck: AckOutcome | undefined = { ok: true };
+  const receiptListeners = new Set<(id: string, status: ReceiptStatus) => void>();
+  const status: SessionStatus = { state: 'open', me: '15550001111' };
+  const session: WhatsAppSession = {
+    status: () => status,
+    selfJid: () => '15550001111@s.whatsapp.net',
+    isOpen: () => true,
+    start: async () => undefined,
+    pair: async () => status,
+    connect: async () => status,
+    disconnect: async () => status,
+    unlink: async () => status,
+    send: (jid, _content, messageId) =>
+      new Promise<AckOutcome>((ack) => {
+        sends.push({ jid, messageId, ack });
+        if (autoAck) ack(autoAck);
+      }),
+    newMessageId: () => 'unused',
+    exists: async () => true,
+    onStatus: () => () => undefined,
+    onReceipt: (listener) => {
+      receiptListeners.add(listener);
+      return () => receiptListeners.delete(listener);
+    },
+    stop: async () => undefined,
+  };
+  return {
+    session,
+    sends,
+    ackWith: (outcome: AckOutcome | undefined) => (autoAck = outcome),
+    receipt: (messageId: string, s: ReceiptStatus) => receiptListeners.forEach((l) => l(messageId, s)),
+  };
+}
+
+let serial = 0;
+function notification(at: number, ttlMs = 3_600_000): QueuedNotification {
+  const id = `q202611251200-${(++serial).toString(16).padStart(16, '0')}`;
+  return {
+    id,
+    apiKeyHash: 'hash',
+    createdAt: at,
+    expiresAt: at + ttlMs,
+    skipped: 0,
+    waitForDelivery: true,
+    content: { message: `alert ${serial}` },
+    recipientCount: 1,
+    recipients: [
+      {
+        notificationId: id,
+        index: 0,
+        to: PHONE,
+        state: 'sending',
+        attempts: 0,
+        nextAttemptAt: at,
+        messageIds: [],
+        updatedAt: at,
+        etag: 'e0',
+      },
+    ],
+  };
+}
+
+interface Rig {
+  worker: DeliveryWorker;
+  reports: DeliveryReport[];
+  store: ReturnType<typeof memoryQueue>;
+  wa: ReturnType<typeof scriptedSession>;
+  clock: Clock & { t: number };
+  keys: { release(): void; calls: number };
+  accept(n: QueuedNotification): void;
+}
+
+const workers: DeliveryWorker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+});
+
+function rig(options: { maxInFlight?: number; writeLingerMs?: number; keysHeld?: boolean } = {}): Rig {
+  const store = memoryQueue();
+  const wa = scriptedSession();
+  const clock = { t: T0, now: () => clock.t };
+  // The Signal keys writer: flushed() resolves when the test releases it (or at once).
+  let release!: () => void;
+  let gate = options.keysHeld ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+  const keys = {
+    calls: 0,
+    release: () => {
+      release?.();
+      gate = Promise.resolve();
+    },
+  };
+  const worker = createDeliveryWorker({
+    queue: store.queue,
+    session: wa.session,
+    content: createPartContentBuilder(),
+    clock,
+    log: createLogger({ level: 'silent', name: 'test' }),
+    owner: 'unit',
+    sendIntervalMs: 0,
+    maxInFlight: options.maxInFlight ?? 16,
+    pollMs: 50,
+    expirySweepMs: 50,
+    writeLingerMs: options.writeLingerMs ?? 0,
+    receiptFlushMs: 50,
+    random: () => 0.5,
+    keysDurable: () => {
+      keys.calls++;
+      return gate;
+    },
+  });
+  const reports: DeliveryReport[] = [];
+  worker.onReport((r) => reports.push(r));
+  worker.start();
+  workers.push(worker);
+  return {
+    worker,
+    reports,
+    store,
+    wa,
+    clock,
+    keys,
+    accept(n) {
+      for (const r of n.recipients) store.stored.set(`${r.notificationId}~${r.index}`, r);
+      worker.accepted(n, 'etag');
+    },
+  };
+}
+
+const stateOf = (r: Rig, n: QueuedNotification) => r.store.stored.get(`${n.id}~0`)?.state;
+
+test('the report leaves on the ack; the outcome is written only once the Signal keys are stored', async () => {
+  const r = rig({ keysHeld: true });
+  const n = notification(T0);
+  r.accept(n);
+  await until(() => r.reports.length === 1, 'the report');
+  expect(r.reports[0]).toMatchObject({ notificationId: n.id, to: PHONE, outcome: 'sent' });
+  await sleep(60);
+  expect(stateOf(r, n)).toBe('sending'); // keys not stored yet: storage still says sending
+  r.keys.release();
+  await until(() => stateOf(r, n) === 'sent', 'the outcome write');
+  expect(r.store.writes).toHaveLength(1);
+});
+
+test('a send slot does not wait for its write: sends go on while outcomes wait for the keys', async () => {
+  const r = rig({ keysHeld: true, maxInFlight: 2 });
+  const many = Array.from({ length: 6 }, () => notification(T0));
+  many.forEach((n) => r.accept(n));
+  await until(() => r.wa.sends.length === 6, 'six sends through two slots');
+  expect(r.store.writes).toHaveLength(0);
+  r.keys.release();
+  await until(() => r.store.writes.length === 6, 'six outcome writes');
+});
+
+test('a receipt that comes while the outcome lingers is in the same write', async () => {
+  const r = rig({ writeLingerMs: 300 });
+  const n = notification(T0);
+  r.accept(n);
+  await until(() => r.wa.sends.length === 1, 'the send');
+  r.wa.receipt(r.wa.sends[0]!.messageId, 'delivered');
+  await until(() => stateOf(r, n) === 'delivered', 'the write');
+  expect(r.store.writes).toEqual([expect.objectContaining({ state: 'delivered' })]);
+});
+
+test('outcomes of one partition lingering together share one transaction', async () => {
+  const r = rig({ writeLingerMs: 150 });
+  const many = Array.from({ length: 5 }, () => notification(T0));
+  many.forEach((n) => r.accept(n));
+  await until(() => r.store.writes.length === 5, 'five writes');
+  expect(new Set(r.store.writes.map((w) => w.transaction)).size).toBe(1);
+});
+
+test('a send without an ack is retried after its backoff, by the clock, under the same message id', async () => {
+  const r = rig();
+  r.wa.ackWith({ ok: false, error: 'no ack from the server' });
+  const n = notification(T0);
+  r.accept(n);
+  await until(() => stateOf(r, n) === 'queued', 'the retry write');
+  const queued = r.store.stored.get(`${n.id}~0`)!;
+  expect(queued.attempts).toBe(1);
+  expect(queued.nextAttemptAt).toBeGreaterThan(T0); // backoff from the clock, not now()
+  r.wa.ackWith({ ok: true });
+  await sleep(150);
+  expect(r.wa.sends).toHaveLength(1); // the clock has not moved: no resend
+  r.clock.t = queued.nextAttemptAt;
+  await until(() => stateOf(r, n) === 'sent', 'the resend');
+  expect(r.wa.sends.map((s) => s.messageId)).toEqual([r.wa.sends[0]!.messageId, r.wa.sends[0]!.messageId]);
+});
+
+test('a refusal with a code is final; past its expiry a notification ends expired without a send', async () => {
+  const r = rig();
+  r.wa.ackWith({ ok: false, error: 'account restricted', code: '463' });
+  const refused = notification(T0);
+  r.accept(refused);
+  await until(() => stateOf(r, refused) === 'failed', 'the refusal');
+  const late = notification(T0 - 10_000, 5_000);
+  r.accept(late);
+  await until(() => stateOf(r, late) === 'expired', 'the expiry');
+  expect(r.wa.sends).toHaveLength(1);
+  expect(r.reports.find((x) => x.notificationId === late.id)).toMatchObject({ outcome: 'failed', error: 'expired' });
+});
