@@ -39,8 +39,11 @@ export const MAX_VERSION_REFRESHES = 3;
 export type PauseCause = 'admin' | 'refused' | 'unlinked';
 
 /**
- * What the session is doing. The status shown (SessionStatus) is kept beside it: a few phases keep
- * showing the status from before them (a wipe or a version fetch in progress).
+ * What the session is doing. The status shown (SessionStatus) is kept beside it, since a phase does
+ * not always name one state: idle shows unpaired or logged_out (connecting before start when
+ * paired); reconnecting shows connecting (unpaired after a 405 while unpaired); standby and paused
+ * show paused (paused shows unpaired or logged_out when there is no session); refreshing-version,
+ * logging-out and unlinking keep showing the status from before them until their I/O is done.
  */
 export type Phase =
   /** Wants to run, but has nothing to run: not started yet, unpaired, or logged out by the phone. */
@@ -56,7 +59,10 @@ export type Phase =
   | { kind: 'refreshing-version'; lastDisconnect: LastDisconnect; phone?: string }
   /** After a 401: wiping the stored session, then logged out. */
   | { kind: 'logging-out'; lastDisconnect: LastDisconnect }
-  /** Another sidecar holds the session lease: no socket until it is ours. `reloadOnLease`: another holder was seen, so the stored creds may be newer than ours. */
+  /**
+   * Another sidecar holds the session lease: no socket until it is ours. `reloadOnLease`: another
+   * holder was seen, so the stored creds may be newer than ours.
+   */
   | { kind: 'standby'; reloadOnLease: boolean }
   /** The lease became ours after another holder: re-reading the stored creds before connecting. */
   | { kind: 'reloading' }
