@@ -1,7 +1,9 @@
 /**
- * Owns the one Baileys socket: pairing (QR or code), connecting, the reconnect policy by reason,
- * pausing, unlinking, and sending with confirmation from WhatsApp's server. Everything else in the
- * sidecar sees only this module's small interface, never Baileys itself.
+ * Owns the one Baileys socket: pairing (QR or code), connecting, pausing, unlinking, and sending with
+ * confirmation from WhatsApp's server. When to connect, reconnect or stop is decided by the lifecycle
+ * (session-lifecycle.ts, pure); this module runs its effects (the socket, the reconnect timer, the
+ * stored creds) and feeds their outcomes back. Everything else in the sidecar sees only this
+ * module's small interface, never Baileys itself.
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -18,25 +20,12 @@ import {
 } from '@whiskeysockets/baileys';
 import type { Logger } from '../shared/logger.js';
 import { createAckWaiter, type AckOutcome } from './ack-waiter.js';
-import { backoffDelayMs } from '../shared/backoff.js';
-import { describeDisconnect, disconnectAction } from './disconnect-policy.js';
+import { initialLifecycle, showsStandby, transition, type Effect, type LifecycleEvent, type SessionStatus } from './session-lifecycle.js';
 import type { ExistsCache } from './whatsapp-exists-cache.js';
 import type { SentMessageStore } from './sent-message-store.js';
 import type { TableAuthState } from './table-auth-state.js';
 
-export type SessionState = 'unpaired' | 'pairing' | 'connecting' | 'open' | 'paused' | 'logged_out';
-
-export interface SessionStatus {
-  state: SessionState;
-  me?: string;
-  qr?: string;
-  pairing_code?: string;
-  last_disconnect?: { code?: number; reason: string; at: string };
-  /** Extension: true while another sidecar holds the session lease (this one is a warm standby). */
-  standby?: boolean;
-  /** Extension, with `standby`: the WHATSAPP_SIDECAR_ID holding the session lease, when known. */
-  holder?: string;
-}
+export type { SessionState, SessionStatus } from './session-lifecycle.js';
 
 export type ReceiptStatus = 'delivered' | 'read';
 
@@ -90,32 +79,22 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
   const acks = createAckWaiter();
   const events = new EventEmitter();
   events.setMaxListeners(100);
-  let status: SessionStatus = { state: auth.isPaired() ? 'connecting' : 'unpaired' };
+  // The lifecycle (phase, status shown, retry counters, version) is one value, changed only by
+  // session-lifecycle.ts's transition; the socket, its generation and the timer are the I/O it drives.
+  let life = initialLifecycle(auth.isPaired(), deps.version);
   let sock: WASocket | undefined;
-  let wanted: 'run' | 'pause' | 'stop' = 'run';
-  let pairingPhone: string | undefined;
-  let attempt = 0;
-  let versionRefreshes = 0;
-  let version = deps.version;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let generation = 0;
-  let waitingForLease = false;
-  let otherHolderSeen = false;
   let offLease: (() => void) | undefined;
 
   // Standby and holder are read from the lease at every look, so they are never stale. A holder's
   // status is unchanged from a lone sidecar's.
   const view = (): SessionStatus => {
-    const { standby: _s, holder: _h, ...rest } = status;
-    if (!waitingForLease) return rest;
+    const { standby: _s, holder: _h, ...rest } = life.status;
+    if (!showsStandby(life.phase)) return rest;
     const holder = deps.lease?.holder();
     return { ...rest, standby: true, ...(holder ? { holder } : {}) };
   };
-  const setStatus = (next: SessionStatus) => {
-    status = next;
-    events.emit('status', view());
-  };
-  const patchStatus = (patch: Partial<SessionStatus>) => setStatus({ ...status, ...patch });
   const selfJid = () =>
     sock?.user?.id ? jidNormalizedUser(sock.user.id) : auth.state.creds.me?.id ? jidNormalizedUser(auth.state.creds.me.id) : undefined;
 
@@ -134,116 +113,87 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     }
   };
 
-  const scheduleReconnect = (delayMs: number) => {
-    if (reconnectTimer) clearTimeout(reconnectTimer);
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = undefined;
-      if (wanted === 'run') openSocket();
-    }, delayMs);
+  /** Steps the lifecycle, runs its effects, then announces a changed status. Resolves when the effects' I/O is done. */
+  const dispatch = (event: LifecycleEvent): Promise<unknown> => {
+    const before = life.status;
+    const me = selfJid();
+    const holder = deps.lease?.holder();
+    const step = transition(life, event, {
+      paired: auth.isPaired(),
+      ...(me ? { me } : {}),
+      leaseHeld: deps.lease ? deps.lease.held() : true,
+      ...(holder !== undefined ? { holder } : {}),
+      at: new Date().toISOString(),
+      ...(deps.random ? { random: deps.random } : {}),
+    });
+    life = step.state;
+    const pending = step.effects.map(run);
+    if (life.status !== before) events.emit('status', view());
+    return Promise.all(pending);
   };
 
-  const onClose = async (update: Partial<ConnectionState>) => {
-    const error = update.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined;
-    const code = error?.output?.statusCode;
-    closeSocket('connection closed before the server acknowledged');
-    if (wanted !== 'run') return;
-    const action = disconnectAction(code);
-    const lastDisconnect = { code, reason: describeDisconnect(code), at: new Date().toISOString() };
-    log.warn({ code, action: action.kind }, 'WhatsApp connection closed');
-    const paired = auth.isPaired();
-    switch (action.kind) {
-      case 'reconnect-now':
-        setStatus({ state: paired ? 'connecting' : 'pairing', last_disconnect: lastDisconnect });
+  const run = (effect: Effect): Promise<unknown> | undefined => {
+    switch (effect.type) {
+      case 'open-socket':
         openSocket();
         return;
-      case 'logged-out':
-        await auth.wipe().catch((e: unknown) => log.error({ err: e }, 'could not wipe the logged-out session'));
-        setStatus({ state: 'logged_out', last_disconnect: lastDisconnect });
+      case 'close-socket':
+        closeSocket(effect.reason);
         return;
-      case 'stop':
-        wanted = 'pause';
-        setStatus({
-          state: 'paused',
-          ...(selfJid() ? { me: selfJid() } : {}),
-          last_disconnect: { ...lastDisconnect, reason: action.reason },
-        });
+      case 'schedule-reconnect':
+        if (reconnectTimer) clearTimeout(reconnectTimer);
+        reconnectTimer = setTimeout(() => {
+          reconnectTimer = undefined;
+          void dispatch({ type: 'timer' });
+        }, effect.delayMs);
         return;
-      case 'refresh-version': {
-        versionRefreshes++;
-        if (versionRefreshes > 3) {
-          wanted = 'pause';
-          setStatus({
-            state: 'paused',
-            last_disconnect: { ...lastDisconnect, reason: 'WhatsApp Web version still refused after refreshing it' },
-          });
-          return;
-        }
-        const fresh = await (deps.fetchVersion ?? defaultFetchVersion)().catch(() => undefined);
-        if (fresh) version = fresh;
-        setStatus({ state: paired ? 'connecting' : 'unpaired', last_disconnect: lastDisconnect });
-        scheduleReconnect(backoffDelayMs(versionRefreshes - 1, deps.random));
+      case 'cancel-reconnect':
+        if (reconnectTimer) clearTimeout(reconnectTimer);
+        reconnectTimer = undefined;
         return;
+      case 'fetch-version':
+        return (deps.fetchVersion ?? defaultFetchVersion)()
+          .catch(() => undefined)
+          .then((version) => dispatch({ type: 'version-fetched', ...(version ? { version } : {}) }));
+      case 'wipe-auth':
+        return auth
+          .wipe()
+          .catch((e: unknown) => log.error({ err: e }, 'could not wipe the logged-out session'))
+          .then(() => dispatch({ type: 'wiped' }));
+      case 'unlink':
+        return (async () => {
+          const s = sock;
+          if (effect.logout && s) await s.logout().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'logout request failed'));
+          closeSocket('unlinked');
+          await auth.wipe(); // a failure reaches unlink()'s caller
+          await dispatch({ type: 'wiped' });
+        })();
+      case 'reload-auth':
+        return (deps.reloadAuth ?? (async () => undefined))()
+          .catch((e: unknown) => log.error({ err: e }, 'could not reload the stored session'))
+          .then(() => dispatch({ type: 'reloaded' }));
+      case 'request-pairing-code': {
+        const s = sock;
+        if (!s) return;
+        const mine = generation;
+        return s
+          .requestPairingCode(effect.phone)
+          .then((code) => (mine === generation ? dispatch({ type: 'pairing-code', code }) : undefined))
+          .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'pairing code request failed'));
       }
-      case 'reconnect-backoff': {
-        if (!paired && !pairingPhone && status.state !== 'pairing') {
-          setStatus({ state: 'unpaired', last_disconnect: lastDisconnect });
-          return;
-        }
-        if (!paired) {
-          // A QR that nobody scanned expired: go back to unpaired rather than cycling QRs forever.
-          pairingPhone = undefined;
-          setStatus({ state: 'unpaired', last_disconnect: lastDisconnect });
-          return;
-        }
-        setStatus({ state: 'connecting', ...(selfJid() ? { me: selfJid() } : {}), last_disconnect: lastDisconnect });
-        scheduleReconnect(backoffDelayMs(attempt++, deps.random));
+      case 'print-qr':
+        deps.printQr?.(effect.qr);
         return;
-      }
+      case 'log':
+        if (effect.fields) log[effect.level](effect.fields, effect.message);
+        else log[effect.level](effect.message);
+        return;
     }
-  };
-
-  const holdForLease = () => {
-    closeSocket('another sidecar holds the session');
-    waitingForLease = true;
-    const holder = deps.lease?.holder();
-    if (holder !== undefined) otherHolderSeen = true;
-    const me = selfJid();
-    setStatus({
-      state: 'paused',
-      ...(me ? { me } : {}),
-      last_disconnect: { reason: `another sidecar holds the session${holder ? ` (${holder})` : ''}`, at: new Date().toISOString() },
-    });
-  };
-
-  const onLeaseChange = (held: boolean) => {
-    if (!held) {
-      if (wanted === 'run') {
-        log.warn('lost the session lease; closing the WhatsApp connection');
-        holdForLease();
-      } else closeSocket('session lease lost');
-      return;
-    }
-    if (!waitingForLease || wanted !== 'run') return;
-    waitingForLease = false;
-    // Another sidecar may have changed the stored creds meanwhile; if nobody else held the lease
-    // (a storage outage outlived it), ours in memory are the newest and must not be replaced.
-    const reload = otherHolderSeen && deps.reloadAuth ? deps.reloadAuth : async () => undefined;
-    otherHolderSeen = false;
-    reload()
-      .catch((e: unknown) => log.error({ err: e }, 'could not reload the stored session'))
-      .finally(() => {
-        if (wanted !== 'run' || sock) return;
-        if (auth.isPaired()) openSocket();
-        else setStatus({ state: 'unpaired' });
-      });
   };
 
   const openSocket = () => {
-    if (deps.lease && !deps.lease.held()) return holdForLease();
-    waitingForLease = false;
     closeSocket('reconnecting');
     const mine = ++generation;
-    const paired = auth.isPaired();
     const s = makeSocket({
       // The key store already holds every key in memory (table-auth-state.ts), but Baileys asks for
       // many keys per send and this cache answers repeats without hashing each id into a row key
@@ -252,7 +202,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       logger: deps.baileysLog,
       browser: Browsers.ubuntu('wa-notify'),
       ...(deps.wsUrl ? { waWebSocketUrl: deps.wsUrl } : {}),
-      ...(version ? { version } : {}),
+      ...(life.version ? { version: life.version } : {}),
       markOnlineOnConnect: false,
       syncFullHistory: false,
       shouldSyncHistoryMessage: () => false,
@@ -277,63 +227,29 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
     });
     s.ev.on('connection.update', (update) => {
       if (mine !== generation) return;
-      if (update.qr) {
-        if (pairingPhone) {
-          const phone = pairingPhone;
-          s.requestPairingCode(phone)
-            .then((code) => patchStatus({ state: 'pairing', pairing_code: code, qr: undefined }))
-            .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'pairing code request failed'));
-          pairingPhone = undefined;
-        } else if (!status.pairing_code) {
-          deps.printQr?.(update.qr);
-          patchStatus({ state: 'pairing', qr: update.qr });
-        }
-      }
-      if (update.connection === 'open') {
-        attempt = 0;
-        versionRefreshes = 0;
-        const me = selfJid();
-        setStatus({ state: 'open', ...(me ? { me } : {}), ...(status.last_disconnect ? { last_disconnect: status.last_disconnect } : {}) });
-        log.info('WhatsApp connection open');
-      } else if (update.connection === 'close') {
-        void onClose(update);
-      }
+      if (update.qr) void dispatch({ type: 'qr', qr: update.qr });
+      if (update.connection === 'open') void dispatch({ type: 'opened' });
+      else if (update.connection === 'close') void dispatch({ type: 'closed', code: closeCode(update) });
     });
-    if (status.state !== 'pairing')
-      setStatus({
-        ...(paired ? { state: 'connecting' } : { state: 'pairing' }),
-        ...(status.last_disconnect ? { last_disconnect: status.last_disconnect } : {}),
-      });
   };
 
   return {
     status: view,
     selfJid,
-    isOpen: () => status.state === 'open' && sock !== undefined,
+    isOpen: () => life.phase.kind === 'open' && sock !== undefined,
     async start() {
-      offLease ??= deps.lease?.onChange(onLeaseChange);
-      // A standby waits for the lease even when unpaired: the holder may pair meanwhile, and the
-      // creds are re-read when the lease comes.
-      if (deps.lease && !deps.lease.held()) {
-        wanted = 'run';
-        holdForLease();
-      } else if (auth.isPaired()) {
-        wanted = 'run';
-        openSocket();
-      } else setStatus({ state: status.state === 'logged_out' ? 'logged_out' : 'unpaired' });
+      offLease ??= deps.lease?.onChange((held) => void dispatch({ type: 'lease', held }));
+      await dispatch({ type: 'start' });
     },
     async pair(phone) {
-      if (auth.isPaired()) return { ...status };
-      wanted = 'run';
-      pairingPhone = phone;
-      setStatus({ state: 'pairing' });
-      openSocket();
-      if (!phone) return { ...status };
+      if (auth.isPaired()) return { ...life.status };
+      void dispatch({ type: 'pair', ...(phone ? { phone } : {}) });
+      if (!phone || life.phase.kind !== 'pairing') return { ...life.status };
       // The code arrives once the socket is up; wait for it briefly so the answer can carry it.
       return new Promise<SessionStatus>((resolve) => {
         const timer = setTimeout(() => {
           off();
-          resolve({ ...status });
+          resolve({ ...life.status });
         }, 15_000);
         const off = this.onStatus((s) => {
           if (s.pairing_code) {
@@ -345,37 +261,22 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       });
     },
     async connect() {
-      if (!auth.isPaired()) return { ...status };
-      wanted = 'run';
-      attempt = 0;
-      versionRefreshes = 0;
-      if (!sock) openSocket();
-      return { ...status };
+      void dispatch({ type: 'connect' });
+      return { ...life.status };
     },
     async disconnect() {
-      wanted = 'pause';
-      if (reconnectTimer) clearTimeout(reconnectTimer);
-      closeSocket('paused');
-      const me = selfJid();
-      setStatus({ state: auth.isPaired() ? 'paused' : 'unpaired', ...(me ? { me } : {}) });
-      return { ...status };
+      void dispatch({ type: 'disconnect' });
+      return { ...life.status };
     },
     async unlink() {
-      // A standby must not wipe the creds the holder is using: unlink on the holder's page.
-      if (deps.lease && !deps.lease.held()) return view();
-      wanted = 'pause';
-      if (reconnectTimer) clearTimeout(reconnectTimer);
-      const s = sock;
-      if (s && status.state === 'open')
-        await s.logout().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'logout request failed'));
-      closeSocket('unlinked');
-      await auth.wipe();
-      setStatus({ state: 'logged_out' });
-      return { ...status };
+      const done = dispatch({ type: 'unlink' });
+      if (life.phase.kind !== 'unlinking') return view(); // refused: a standby, or already unlinking
+      await done;
+      return { ...life.status };
     },
     async send(jid, content, messageId) {
       const s = sock;
-      if (!s || status.state !== 'open') return { ok: false, error: 'WhatsApp is not connected' };
+      if (!s || life.status.state !== 'open') return { ok: false, error: 'WhatsApp is not connected' };
       // Fencing: the lease's own clock check (with its margin), not only the last change event.
       if (deps.lease && !deps.lease.valid()) return { ok: false, error: 'the session lease is not held' };
       const ack = acks.expect(messageId, deps.ackTimeoutMs ?? 30_000);
@@ -413,12 +314,16 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       return () => events.off('receipt', listener);
     },
     async stop() {
-      wanted = 'stop';
       offLease?.();
-      if (reconnectTimer) clearTimeout(reconnectTimer);
-      closeSocket('sidecar stopping');
+      await dispatch({ type: 'stop' });
     },
   };
+}
+
+/** The status code WhatsApp closed the connection with (Baileys puts it on a Boom error). */
+function closeCode(update: Partial<ConnectionState>): number | undefined {
+  const error = update.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined;
+  return error?.output?.statusCode;
 }
 
 async function defaultFetchVersion(): Promise<WAVersion | undefined> {
