@@ -286,6 +286,9 @@ export function transition(s: Lifecycle, event: LifecycleEvent, f: Facts): Step 
     case 'connect':
       if (!f.paired || wiping(phase)) return same(s);
       if (hasSocket(phase)) return same({ ...s, attempt: 0, versionRefreshes: 0 });
+      // Paused while a standby, the lease came meanwhile: another holder may have moved the creds on.
+      if (phase.kind === 'paused' && phase.standby?.reloadOnLease && f.leaseHeld)
+        return { state: { ...s, attempt: 0, versionRefreshes: 0, phase: { kind: 'reloading' } }, effects: [{ type: 'reload-auth' }] };
       return openSocket({ ...s, attempt: 0, versionRefreshes: 0 }, f);
 
     case 'disconnect': {

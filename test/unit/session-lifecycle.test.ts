@@ -314,6 +314,19 @@ describe('session lease', () => {
     expect(opens(reloaded.effects)).toBe(1);
   });
 
+  test('paused as a standby, lease gained meanwhile: connect re-reads the creds another holder may have moved on', () => {
+    const { state } = play(initialLifecycle(true), [
+      [{ type: 'start' }, { leaseHeld: false, holder: 'sidecar-a' }],
+      [{ type: 'disconnect' }, { leaseHeld: false, holder: 'sidecar-a' }],
+      { type: 'lease', held: true },
+    ]);
+    expect(state.phase.kind).toBe('paused');
+    const resumed = play(state, [{ type: 'connect' }]);
+    expect(resumed.state.phase).toEqual({ kind: 'reloading' });
+    expect(types(resumed.effects)).toEqual(['reload-auth']);
+    expect(opens(play(resumed.state, [{ type: 'reloaded' }]).effects)).toBe(1);
+  });
+
   test('regained after an outage with no other holder: ours are the newest creds, no reload', () => {
     const { state } = play(open(), [[{ type: 'lease', held: false }, { leaseHeld: false }]]);
     expect(state.phase).toEqual({ kind: 'standby', reloadOnLease: false });
