@@ -15,6 +15,7 @@
  * failed / expired. Writes are ETag-conditional: the sidecar holding the session lease owns every
  * unfinished row, but the function's offline path and the admin API may touch rows too.
  */
+import { LRUCache } from 'lru-cache';
 import { odata, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { TableStore } from './table-store.js';
 import { removeWholePartition } from './partition-removal.js';
@@ -315,7 +316,8 @@ type PendingWrite = PendingInsert | PendingSave;
 
 export function createNotificationQueue(tables: TableStore): NotificationQueue {
   const client = () => tables.client('queue');
-  const markedOpen = new Map<string, Promise<string>>();
+  // Writers write into the current minute: only the newest few partitions are worth remembering.
+  const markedOpen = new LRUCache<string, Promise<string>>({ max: 8 });
 
   const markOpen = async (partition: string): Promise<string> => {
     await tables.ensureTables();
@@ -329,8 +331,6 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       marked = markOpen(partition);
       markedOpen.set(partition, marked);
       marked.catch(() => markedOpen.delete(partition));
-      // Writers write into the current minute: only the newest few partitions are worth keeping.
-      if (markedOpen.size > 8) markedOpen.delete(markedOpen.keys().next().value!);
     }
     return marked;
   };

@@ -2,6 +2,7 @@
  * A fixed-window counter per key (API key hash, client address). Small and allocation-light; the
  * window resets as a whole, which is what OpenAlgo's "N per minute" means to its users.
  */
+import { LRUCache } from 'lru-cache';
 import type { Clock } from './clock.js';
 import { describeRateLimit, type RateLimitSpec } from './rate-limit-spec.js';
 
@@ -16,17 +17,13 @@ export interface RateLimiter {
 }
 
 export function createRateLimiter(spec: RateLimitSpec, clock: Clock, maxKeys = 100_000): RateLimiter {
-  const windows = new Map<string, { start: number; count: number }>();
+  // Bounded under a flood of distinct keys: the least recently hit key goes first.
+  const windows = new LRUCache<string, { start: number; count: number }>({ max: maxKeys });
   const rate = describeRateLimit(spec);
 
   const current = (key: string, now: number) => {
     let w = windows.get(key);
     if (!w || now - w.start >= spec.windowMs) {
-      if (!w && windows.size >= maxKeys) {
-        // Bound memory under a flood of distinct keys: drop expired windows first, then the oldest.
-        for (const [k, v] of windows) if (now - v.start >= spec.windowMs) windows.delete(k);
-        if (windows.size >= maxKeys) windows.delete(windows.keys().next().value!);
-      }
       w = { start: now, count: 0 };
       windows.set(key, w);
     }
@@ -47,7 +44,7 @@ export function createRateLimiter(spec: RateLimitSpec, clock: Clock, maxKeys = 1
     },
     peek(key) {
       const now = clock.now();
-      const w = windows.get(key);
+      const w = windows.peek(key);
       if (!w || now - w.start >= spec.windowMs) return { allowed: true };
       return w.count >= spec.limit ? decide({ ...w, count: w.count + 1 }, now) : { allowed: true };
     },

@@ -16,6 +16,17 @@ describe('rate limiter', () => {
     expect(limiter.hit('k')).toEqual({ allowed: false, retryAfterSeconds: 40, rate: '3 per minute' });
   });
 
+  test('memory is bounded by maxKeys: under a flood of distinct keys the least recently hit one is forgotten', () => {
+    const clock = clockAt(0);
+    const limiter = createRateLimiter({ limit: 1, windowMs: 60_000 }, clock, 3);
+    for (const k of ['a', 'b', 'c']) limiter.hit(k);
+    expect(limiter.hit('b').allowed).toBe(false); // 'b' is remembered, and now the most recent
+    limiter.hit('d'); // a fourth key: 'a', least recently hit, goes
+    expect(limiter.peek('a').allowed).toBe(true);
+    expect(limiter.peek('b').allowed).toBe(false);
+    expect(limiter.peek('c').allowed).toBe(false);
+  });
+
   test('the window resets as a whole', () => {
     const clock = clockAt(0);
     const limiter = createRateLimiter({ limit: 1, windowMs: 1_000 }, clock);
