@@ -12,6 +12,10 @@
  * - the only periodic read is the small `open` index (one PartitionKey), to notice partitions the
  *   function wrote while it could not reach this sidecar.
  *
+ * It is woken two ways: `pump()` when something can be sent now (a row accepted, the session
+ * opened, a send slot freed, a partition loaded), and one timer tick for whatever falls due by the
+ * clock (retry backoff, expiry, the `open` index poll, the history sweep).
+ *
  * With pacing off (WHATSAPP_SEND_INTERVAL_MS=0) up to `maxInFlight` recipients are sent at once;
  * with pacing on, one at a time with a jittered gap. A recipient's parts always go in order.
  *
@@ -58,8 +62,6 @@ export interface QueueSnapshot {
 }
 
 export interface DeliveryWorker {
-  /** Asks for a pass soon. */
-  kick(): void;
   /** A notification the accept path just wrote (`rows` as stored, with ETags; `openEtag` of its index row). */
   accepted(notification: QueuedNotification, openEtag: string): void;
   /** Someone else (the admin API) changed this notification's rows: adopt what storage now holds. */
@@ -554,7 +556,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let offStatus: (() => void) | undefined;
   let offLease: (() => void) | undefined;
   return {
-    kick: () => void tick(),
     accepted(n, openEtag) {
       if (!owning) return;
       adopt(n, false);
