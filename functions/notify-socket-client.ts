@@ -65,6 +65,8 @@ interface Exchange {
   id: string;
   onAccepted?: (m: Accepted | Rejected | 'lost') => void;
   reports: Map<string, Report>;
+  /** Recipients the sidecar accepted: once each has reported, the wait is over without the `done` frame. */
+  expected?: number;
   done: boolean;
   watching: boolean;
   wake?: () => void;
@@ -143,12 +145,16 @@ export function createSidecarClient(deps: {
     const ex = exchanges.get(message.requestId);
     if (!ex) return;
     if (message.type === 'accepted' || message.type === 'rejected') {
+      if (message.type === 'accepted') ex.expected = message.queued;
       ex.onAccepted?.(message);
       ex.onAccepted = undefined;
       if (message.type === 'rejected' || !ex.watching) exchanges.delete(ex.requestId);
       closeIfIdle(ws);
     } else if (message.type === 'report') {
       ex.reports.set(message.to, message);
+      // The last report ends the wait at once (`done` follows in the next frame; a repeated
+      // recipient reports under one address, so then the count falls short and `done` decides).
+      if (ex.expected !== undefined && ex.reports.size >= ex.expected) ex.done = true;
       ex.wake?.();
     } else if (message.type === 'done') {
       ex.done = true;

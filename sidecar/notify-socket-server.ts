@@ -68,7 +68,10 @@ interface Watcher {
 
 export function createNotifySocketServer(deps: NotifySocketServerDeps): NotifySocketServer {
   const { log, queue, worker, session } = deps;
-  const maxInFlight = deps.maxInFlight ?? 64;
+  // One function instance multiplexes all its HTTP requests over one socket, and going over this
+  // closes it (every request on it then falls back to the function's own, slower queue write). 64
+  // was exactly the bench's 64 connections; the brake is for a runaway peer, not for load.
+  const maxInFlight = deps.maxInFlight ?? 256;
   const idleTimeoutMs = deps.idleTimeoutMs ?? 120_000;
   const wss = new WebSocketServer({
     noServer: true,

@@ -41,7 +41,8 @@ const secrets = new Map<string, string>(); // label → value
 
 beforeAll(async () => {
   for (const f of ownLogFiles()) rmSync(f, { force: true }); // this run's lines only
-  stack = await startStack({ name: NAME });
+  // debug: the per-notification lines (notification accepted) are logged at debug, and must be clean too
+  stack = await startStack({ name: NAME, env: { LOG_LEVEL: 'debug' } });
   secrets.set('api key', stack.apiKey);
   secrets.set('sidecar token', stack.env.WHATSAPP_SIDECAR_TOKEN!);
   secrets.set('admin password', stack.adminPassword);

@@ -121,7 +121,7 @@ export async function startStack(options: {
   const startFunctionInstance = async (extra: NodeJS.ProcessEnv = {}): Promise<FunctionInstance> => {
     const config = loadConfig({ ...env, ...extra });
     const destination = createWriteStream(path.join(logDir, `${options.name}.functions-${instanceCount++}.log`), { flags: 'a' });
-    const log = createLogger({ level: 'info', name: 'functions', destination });
+    const log = createLogger({ level: config.logLevel, name: 'functions', destination }); // LOG_LEVEL, as the real host
     const services = createFunctionServices({ config, log });
     const host: LocalHost = await startLocalHost({ routes: functionRoutes(services.handlers), port: 0, log, extra: openApiRoute() });
     const instance: FunctionInstance = {
