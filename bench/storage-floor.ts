@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TableClient, TableServiceClient, type TransactionAction } from '@azure/data-tables';
-import { newNotificationId } from '../shared/notification-queue.js';
+import { createNotificationIds, newNotificationId, NOTIFICATIONS_PER_PARTITION, partitionOf } from '../shared/notification-queue.js';
 
 export interface StorageFloorRun {
   notificationsPerTransaction: number;
@@ -20,7 +20,7 @@ export interface StorageFloorRun {
 const TABLE = 'BenchFloorQueue';
 
 function rowsFor(id: string, apiKeyHash: string, content: string, now: Date): TransactionAction[] {
-  const pk = id.slice(0, 13);
+  const pk = partitionOf(id);
   const createdAt = now.toISOString();
   return [
     [
@@ -74,15 +74,17 @@ export async function measureStorageFloor(
   }
   const runs: StorageFloorRun[] = [];
   for (const { group, concurrency } of options.configs) {
+    // Partitions fill as the queue's do: NOTIFICATIONS_PER_PARTITION each, one id per transaction here.
+    const partitions = createNotificationIds({ perPartition: Math.max(1, Math.floor(NOTIFICATIONS_PER_PARTITION / group)) });
     let done = 0;
     const started = performance.now();
     const deadline = started + options.seconds * 1000;
     const lane = async () => {
       while (performance.now() < deadline) {
         const now = new Date();
-        // one partition (the creation minute) per transaction, as the queue's group commit does
-        const first = newNotificationId(now);
-        const ids = [first, ...Array.from({ length: group - 1 }, () => `${first.slice(0, 13)}-${randomBytes(8).toString('hex')}`)];
+        // one partition per transaction, as the queue's group commit does
+        const first = partitions.next(now.getTime());
+        const ids = [first, ...Array.from({ length: group - 1 }, () => `${partitionOf(first)}-${randomBytes(8).toString('hex')}`)];
         await client.submitTransaction(ids.flatMap((id) => rowsFor(id, apiKeyHash, content, now)));
         done += group;
       }

@@ -2,10 +2,12 @@
  * The durable notification queue (`WhatsappNotificationQueue`), laid out so that every request
  * names its PartitionKey (docs/storage-layout.md):
  *
- * - time partitions `q<yyyyMMddHHmm>` (the creation minute): one header row `<id>` plus one row per
- *   recipient `<id>~<index>`, written in a single entity-group transaction, so a notification is
- *   either fully queued or not at all. The id embeds its partition, so a lookup by id is a point
- *   query, and notifications of the same minute share transactions (group commit);
+ * - time partitions `q<yyyyMMddHHmm><nnn>` (the creation minute, and a shard a writer picks at
+ *   random when its current partition of that minute holds 250 notifications): one header row
+ *   `<id>` plus one row per recipient `<id>~<index>`, written in a single entity-group transaction,
+ *   so a notification is either fully queued or not at all. The id embeds its partition, so a
+ *   lookup by id is a point query, and notifications of the same partition share transactions
+ *   (group commit). Older ids without the shard (`q<yyyyMMddHHmm>`) are still read;
  * - partition `open`: one row per time partition that may still hold unfinished work, upserted by
  *   a writer before it writes there, retired by the sidecar once all of it has finished;
  * - partition `hist`: one row per retired time partition, so the history sweep finds partitions
@@ -15,6 +17,7 @@
  * failed / expired. Writes are ETag-conditional: the sidecar holding the session lease owns every
  * unfinished row, but the function's offline path and the admin API may touch rows too.
  */
+import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { odata, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { TableStore } from './table-store.js';
@@ -103,25 +106,60 @@ type RecipientEntity = {
 
 const OPEN_PK = 'open';
 const HISTORY_PK = 'hist';
-const ID_PATTERN = /^(q\d{12})-[0-9a-f]{16}$/;
+/** `q<yyyyMMddHHmm><nnn>-<16 hex>`; ids written before shards have no `<nnn>`. */
+const ID_PATTERN = /^(q\d{12}(?:\d{3})?)-[0-9a-f]{16}$/;
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
-/** The time partition of a moment: its UTC minute, `q<yyyyMMddHHmm>`. */
+/** The UTC minute of a moment, `q<yyyyMMddHHmm>`: the time part of its partitions. */
 export function partitionAt(epochMs: number): string {
   const d = new Date(epochMs);
   return `q${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}`;
 }
 
-/** The first moment of a time partition (epoch ms); NaN for anything else. */
+/** The first moment of a time partition's minute (epoch ms); NaN for anything else. */
 export function partitionStart(partition: string): number {
-  const m = /^q(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(partition);
+  const m = /^q(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(?:\d{3})?$/.exec(partition);
   return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5])) : Number.NaN;
 }
 
+/**
+ * Notifications a writer puts in one partition before it opens another in the same minute. A busy
+ * minute would otherwise be one hot partition: Azure serves about 2,000 entities a second per
+ * partition, and Azurite's insert scans the whole partition for the row key, so its cost grows with
+ * the partition. Quiet traffic keeps one partition a minute, so the index rows stay few.
+ */
+export const NOTIFICATIONS_PER_PARTITION = 250;
+
+export interface NotificationIds {
+  /** A new notification id for a notification created at `now` (epoch ms). */
+  next(now: number): string;
+}
+
+/**
+ * Ids naming their partition: the minute, then a shard picked at random whenever this writer
+ * fills one (or the minute changes). Writers need not agree: two that pick the same shard simply
+ * share a partition.
+ */
+export function createNotificationIds(options: { perPartition?: number; random?: () => number } = {}): NotificationIds {
+  const perPartition = options.perPartition ?? NOTIFICATIONS_PER_PARTITION;
+  const random = options.random ?? Math.random;
+  let current: { minute: string; partition: string; count: number } | undefined;
+  return {
+    next(now) {
+      const minute = partitionAt(now);
+      if (!current || current.minute !== minute || current.count >= perPartition) {
+        current = { minute, partition: `${minute}${String(Math.floor(random() * 1000)).padStart(3, '0')}`, count: 0 };
+      }
+      current.count++;
+      return `${current.partition}-${randomBytes(8).toString('hex')}`;
+    },
+  };
+}
+
+const processIds = createNotificationIds();
+/** A new id from this process's id source (one per process: the partition it fills is its own). */
 export function newNotificationId(now: number | Date): string {
-  const nowMs = typeof now === 'number' ? now : now.getTime();
-  const random = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${partitionAt(nowMs)}-${random}`;
+  return processIds.next(typeof now === 'number' ? now : now.getTime());
 }
 
 export const isNotificationId = (id: string): boolean => ID_PATTERN.test(id);

@@ -47,7 +47,7 @@ test('send --self "…": exit 0, one summary line, and the text reaches the pair
   const run = await cli(['send', '--self', 'Build #482 finished']);
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
-  expect(run.stdout).toMatch(/^Queued for 1 recipient\(s\) \(id q\d{12}-[0-9a-f]{16}\)\n$/);
+  expect(run.stdout).toMatch(/^Queued for 1 recipient\(s\) \(id q\d{15}-[0-9a-f]{16}\)\n$/);
   await stack.peer.waitForMessage((m) => m.to === stack.peer.selfJid && m.text === 'Build #482 finished', 10_000);
 });
 
@@ -148,7 +148,7 @@ test('WhatsApp paused: exit 0 (even with --wait), and the line says it was defer
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
-      /^Deferred: WhatsApp is offline; queued for 1 recipient\(s\) until it reconnects \(id q\d{12}-[0-9a-f]{16}\); it is stored and will be sent, do not resend\n$/,
+      /^Deferred: WhatsApp is offline; queued for 1 recipient\(s\) until it reconnects \(id q\d{15}-[0-9a-f]{16}\); it is stored and will be sent, do not resend\n$/,
     );
     const json = await cli(['send', '--self', '--json', 'deferred, json']);
     expect(json.code).toBe(0);

@@ -85,13 +85,13 @@ describe.each(EXAMPLES)('examples/$name', ({ command, enabled }) => {
       const queue = createNotificationQueue(stack.tables);
       const byArg = await run(command, ['+44 7700 900123', 'from the example'], { WA_NOTIFY_APIKEY: stack.apiKey });
       expect(byArg.code).toBe(0);
-      const id = /q\d{12}-[0-9a-f]{16}/.exec(byArg.stdout)?.[0];
+      const id = /q\d{15}-[0-9a-f]{16}/.exec(byArg.stdout)?.[0];
       expect(id).toBeDefined();
       expect((await queue.get(id!))?.recipients.map((r) => r.to)).toEqual(['447700900123@s.whatsapp.net']);
 
       const byEnv = await run(command, ['from the environment'], { WA_NOTIFY_APIKEY: stack.apiKey, WA_NOTIFY_TO: '919876543210' });
       expect(byEnv.code).toBe(0);
-      const id2 = /q\d{12}-[0-9a-f]{16}/.exec(byEnv.stdout)?.[0];
+      const id2 = /q\d{15}-[0-9a-f]{16}/.exec(byEnv.stdout)?.[0];
       expect((await queue.get(id2!))?.recipients.map((r) => r.to)).toEqual(['919876543210@s.whatsapp.net']);
     },
     90_000,

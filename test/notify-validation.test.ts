@@ -192,7 +192,7 @@ describe('offline', () => {
         deferred: true,
         // wait_for_delivery is answered at once, every recipient pending (`self`: the number is not known yet).
         ...(wait ? { data: { sent: [], failed: [], skipped: 0, pending: ['self'] } } : {}),
-        id: expect.stringMatching(/^q\d{12}-[0-9a-f]{16}$/),
+        id: expect.stringMatching(/^q\d{15}-[0-9a-f]{16}$/),
       });
       const n = await createNotificationQueue(stack.tables).get(String(res.body.id));
       expect(n?.recipients).toEqual([expect.objectContaining({ to: 'self', state: 'queued' })]);

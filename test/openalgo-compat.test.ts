@@ -192,7 +192,7 @@ describe('WhatsApp open', () => {
       // One object per case, so a failure names the combination.
       const seen = { case: c.name, status, sdkStatus: result.status, deferred: result.deferred };
       expect(seen).toEqual({ case: c.name, status: 200, sdkStatus: 'success', deferred: undefined });
-      expect(result.id).toMatch(/^q\d{12}-[0-9a-f]{16}$/);
+      expect(result.id).toMatch(/^q\d{15}-[0-9a-f]{16}$/);
       if (c.wait) {
         expect({ case: c.name, data: result.data, message: result.message }).toEqual({
           case: c.name,

@@ -10,7 +10,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createGroupCommitter } from '../../shared/group-commit.js';
 import type { Clock } from '../../shared/clock.js';
 import { createLogger } from '../../shared/logger.js';
-import type { NotificationQueue, QueuedNotification, RecipientRow, SaveOptions } from '../../shared/notification-queue.js';
+import {
+  partitionOf,
+  type NotificationQueue,
+  type QueuedNotification,
+  type RecipientRow,
+  type SaveOptions,
+} from '../../shared/notification-queue.js';
 import { createDeliveryWorker, type DeliveryReport, type DeliveryWorker } from '../../sidecar/delivery-worker.js';
 import { createPartContentBuilder } from '../../sidecar/part-content.js';
 import type { AckOutcome } from '../../sidecar/ack-waiter.js';
@@ -35,7 +41,7 @@ function memoryQueue() {
   let etags = 0;
   type Pending = { current: () => RecipientRow; resolve: (row: RecipientRow | undefined) => void };
   const committer = createGroupCommitter<Pending>({
-    partitionOf: (p) => p.current().notificationId.slice(0, 13),
+    partitionOf: (p) => partitionOf(p.current().notificationId),
     actionsOf: () => 1,
     keyOf: (p) => `${p.current().notificationId}~${p.current().index}`,
     async commit(group) {
