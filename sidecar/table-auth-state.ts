@@ -26,7 +26,7 @@ import {
   type AuthenticationState,
   type SignalDataTypeMap,
 } from '@whiskeysockets/baileys';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { LRUCache } from 'lru-cache';
 import { fromChunkProperties, toChunkProperties } from '../shared/chunked-binary.js';
@@ -246,6 +246,11 @@ export async function loadTableAuthState(
           }
         }
         writes.enqueue(upserts, deletes);
+        // Baileys calls this at the end of each send's key transaction, and the next send waiting on
+        // its mutex continues in a microtask: with no storage round trip here any more, sends in flight
+        // would run back to back without the event loop ever polling I/O (measured: stretches of up to
+        // 0.9 s, accepts waiting behind them). One turn of the loop between sends keeps I/O flowing.
+        await setImmediate();
       },
     },
   };
