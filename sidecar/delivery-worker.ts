@@ -150,6 +150,27 @@ const keyOf = (r: { notificationId: string; index: number }) => `${r.notificatio
 /** The same text in a string of its own (not a slice or a rope holding a larger string alive). */
 const flatCopy = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
 
+/**
+ * A finished row as held for its receipts: every field in one order (so rows share one hidden class
+ * instead of carrying their own), and the ETag copied (one from a batch response is a slice of the
+ * whole response body, and would keep that alive as long as the row is held).
+ */
+const slimRow = (r: RecipientRow): RecipientRow => ({
+  notificationId: r.notificationId,
+  index: r.index,
+  to: r.to,
+  state: r.state,
+  attempts: r.attempts,
+  nextAttemptAt: r.nextAttemptAt,
+  expiresAt: r.expiresAt,
+  leaseOwner: r.leaseOwner,
+  leaseUntil: r.leaseUntil,
+  error: r.error,
+  messageIds: r.messageIds,
+  updatedAt: r.updatedAt,
+  etag: flatCopy(r.etag),
+});
+
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const { queue, session, clock, log } = deps;
   const random = deps.random ?? Math.random;
@@ -174,13 +195,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
    * for a short while. A receipt for a row still unfinished goes to its entry (and rides on its
    * outcome write); one for a row forgotten here is read back first.
    */
-  const finished = new LRUCache<string, Persisted>({
-    max: RECEIPT_LIMIT,
-    ttl: deps.receiptMemoryMs ?? 300_000,
-    ttlAutopurge: true,
-  });
+  const receiptMemoryMs = deps.receiptMemoryMs ?? 300_000;
+  // Purged by one timer (start()), not lru-cache's ttlAutopurge: that is a timer per entry.
+  const finished = new LRUCache<string, Persisted>({ max: RECEIPT_LIMIT, ttl: receiptMemoryMs });
   /** Row key by message id, for rows written before ids were derived (message-ids.ts); others parse. */
-  const legacyIds = new LRUCache<string, string>({ max: RECEIPT_LIMIT, ttl: deps.receiptMemoryMs ?? 300_000, ttlAutopurge: true });
+  const legacyIds = new LRUCache<string, string>({ max: RECEIPT_LIMIT, ttl: receiptMemoryMs });
+  let receiptPurge: NodeJS.Timeout | undefined;
   /** Rows being read back for a late receipt, so receipts of one row share the read. */
   const readingBack = new Map<string, Promise<Persisted | undefined>>();
   const recent: RecipientRow[] = [];
@@ -201,9 +221,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
 
   /** Keeps what a receipt needs of a finished entry; returns that row. */
   const rememberFinished = (e: Entry): RecipientRow => {
-    // A copy of the ETag: the one from a batch response is a slice of the whole response body, and
-    // would keep that alive as long as the row is held.
-    const row = { ...e.row, etag: flatCopy(e.row.etag) };
+    const row = slimRow(e.row);
     finished.set(keyOf(row), { row, dirty: false });
     return row;
   };
@@ -595,7 +613,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         if (stored) p.row = stored;
       },
       receiptFlushMs,
-    );
+    ).then(() => {
+      // the write's new ETag is again a slice of its batch response; the value stays the same
+      if (!entries.has(keyOf(p.row))) p.row = slimRow(p.row);
+    });
   };
 
   const becomeOwner = (held: boolean) => {
@@ -656,6 +677,14 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       });
       offLease = deps.lease?.onChange(becomeOwner);
       startTimer();
+      receiptPurge = setInterval(
+        () => {
+          finished.purgeStale();
+          legacyIds.purgeStale();
+        },
+        Math.min(60_000, receiptMemoryMs),
+      );
+      receiptPurge.unref();
       becomeOwner(deps.lease ? deps.lease.held() : true);
     },
     async stop() {
@@ -664,6 +693,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       offStatus?.();
       offLease?.();
       if (timer) clearInterval(timer);
+      if (receiptPurge) clearInterval(receiptPurge);
       await Promise.allSettled([...runs]);
       await polling;
       queue.flushLingering();
