@@ -11,7 +11,7 @@
  * "Comparison" view); a snapshot costs RSS itself, so read the numbers from a run without it.
  * BENCH_SIDECAR_ENV='{"MALLOC_ARENA_MAX":"2"}' passes extra environment to the services.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startBenchStack, type SidecarMemoryUsage } from './bench-stack.js';
 import { runLoad } from './http-load.js';
@@ -37,6 +37,23 @@ const inMiB = (u: SidecarMemoryUsage) => ({
   spaces: Object.fromEntries(Object.entries(u.spaces).map(([k, v]) => [k, mib(v)])),
 });
 
+/** Resident MiB by kind of mapping (/proc/<pid>/smaps): brk heap (malloc's main arena), anonymous, files. */
+function residentByMapping(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let kind = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1]!.trim();
+      kind = name === '' ? 'anonymous' : name.startsWith('[') ? name : name.includes('.so') ? 'shared libraries' : 'files';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] = round((out[kind] ?? 0) + Number(rss[1]) / 1024);
+  }
+  return out;
+}
+
 const extraEnv = process.env.BENCH_SIDECAR_ENV ? (JSON.parse(process.env.BENCH_SIDECAR_ENV) as NodeJS.ProcessEnv) : {};
 const stack = await startBenchStack('memory-soak', { env: extraEnv, heapSnapshotDir: snapshotDir });
 try {
@@ -44,6 +61,7 @@ try {
   const idle = memoryOf(stack.sidecar.pid);
   const idleGc = await stack.gcSidecar();
   const idleAfter = memoryOf(stack.sidecar.pid);
+  log(`idle resident by mapping: ${JSON.stringify(residentByMapping(stack.sidecar.pid))}`);
   log(`idle: RSS ${round(idle.rssMiB)} MiB, 1 s after a GC ${round(idleAfter.rssMiB)} MiB; at the GC: ${usage(idleGc)}`);
 
   let received = 0;
@@ -73,6 +91,17 @@ try {
   log(
     `after the soak: RSS ${round(beforeGc.rssMiB)} MiB (peak ${round(beforeGc.peakMiB)}), 1 s after a GC ${round(afterRss.rssMiB)} MiB; at the GC: ${usage(after)}`,
   );
+  // V8's memory reducer shrinks the heap some seconds after allocation slows (no forced GC needed):
+  // what a sidecar left alone after a burst comes down to.
+  const settled: Record<string, number> = {};
+  let waited = 1; // gcSidecar() waited a second
+  for (const at of [5, 10, 20, 30]) {
+    await sleep((at - waited) * 1000);
+    waited = at;
+    settled[at] = round(memoryOf(stack.sidecar.pid).rssMiB);
+  }
+  log(`RSS without another forced GC, seconds after it: ${JSON.stringify(settled)}`);
+  log(`resident by mapping: ${JSON.stringify(residentByMapping(stack.sidecar.pid))}`);
   log(
     `growth over idle: RSS ${round((afterRss.rssMiB / idle.rssMiB - 1) * 100)} % (${round(afterRss.rssMiB - idle.rssMiB)} MiB), heapUsed +${mib(after.heapUsed - idleGc.heapUsed)} MiB, external +${mib(after.external - idleGc.external)} MiB`,
   );
@@ -85,6 +114,7 @@ try {
       soakRssMiB: round(beforeGc.rssMiB),
       peakRssMiB: round(beforeGc.peakMiB),
       rssAfterGcMiB: round(afterRss.rssMiB),
+      rssSettledMiB: settled,
       atGc: inMiB(after),
       env: extraEnv,
     }),

@@ -112,7 +112,8 @@ export interface DeliveryWorkerDeps {
    */
   keysDurable?: () => Promise<void>;
   /**
-   * How long a finished row stays in memory for its receipts (default 5 min). A receipt after that
+   * How long a finished row stays in memory for its receipts (default 1 min: a delivery receipt from
+   * a phone that is online comes within seconds). A receipt after that
    * (a read receipt hours later) reads the row back first: one point read.
    */
   receiptMemoryMs?: number;
@@ -195,7 +196,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
    * for a short while. A receipt for a row still unfinished goes to its entry (and rides on its
    * outcome write); one for a row forgotten here is read back first.
    */
-  const receiptMemoryMs = deps.receiptMemoryMs ?? 300_000;
+  const receiptMemoryMs = deps.receiptMemoryMs ?? 60_000;
   // Purged by one timer (start()), not lru-cache's ttlAutopurge: that is a timer per entry.
   const finished = new LRUCache<string, Persisted>({ max: RECEIPT_LIMIT, ttl: receiptMemoryMs });
   /** Row key by message id, for rows written before ids were derived (message-ids.ts); others parse. */
