@@ -2,7 +2,7 @@
  * Only the memory soak of `npm run bench` (figure 4), on its own bench stack, with a count small
  * enough to iterate on in a couple of minutes:
  *
- *   npm run build && npx tsx bench/memory-soak.ts [sends=3000] [--snapshots]
+ *   npm run build && npx tsx bench/memory-soak.ts [sends=3000] [--rounds=1] [--snapshots]
  *
  * Prints RSS idle, after the soak, and after a forced GC, with what V8 reported after the GC
  * (heapUsed: live JS objects; external/arrayBuffers: Buffers; the rest of RSS is code, stacks and
@@ -22,6 +22,7 @@ console.info = console.debug = () => undefined; // the peer's Signal library pri
 const MESSAGE = 'Order placed: BUY RELIANCE x 10 @ MARKET';
 const args = process.argv.slice(2);
 const sends = Number(args.find((a) => /^\d+$/.test(a)) ?? 3_000);
+const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 1);
 const snapshotDir = args.includes('--snapshots') ? path.join(ROOT, 'test-output', 'heap-snapshots') : undefined;
 if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
 const started = Date.now();
@@ -69,56 +70,63 @@ try {
     if (m.text?.startsWith(MESSAGE)) received++;
   });
   const body = JSON.stringify({ apikey: stack.apiKey, self: true, message: `${MESSAGE} memory` });
-  const t0 = performance.now();
-  const load = await runLoad({ url: stack.notifyUrl, body, connections: 16, seconds: 300, amount: sends });
-  log(`${load.requests} notifications accepted in ${round((performance.now() - t0) / 1000)} s (${JSON.stringify(load.statusCodes)})`);
-  let last = { count: received, at: Date.now() };
-  await until(
-    () => {
-      if (received !== last.count) last = { count: received, at: Date.now() };
-      else if (Date.now() - last.at > 30_000) throw new Error(`sends stalled at ${received}`);
-      return received >= sends;
-    },
-    600_000,
-    `${sends} sends`,
-    100,
-  );
-  log(`${received} sends reached the peer in ${round((performance.now() - t0) / 1000)} s`);
-  await sleep(2_000);
-  const beforeGc = memoryOf(stack.sidecar.pid);
-  const after = await stack.gcSidecar();
-  const afterRss = memoryOf(stack.sidecar.pid);
-  log(
-    `after the soak: RSS ${round(beforeGc.rssMiB)} MiB (peak ${round(beforeGc.peakMiB)}), 1 s after a GC ${round(afterRss.rssMiB)} MiB; at the GC: ${usage(after)}`,
-  );
-  // V8's memory reducer shrinks the heap some seconds after allocation slows (no forced GC needed):
-  // what a sidecar left alone after a burst comes down to.
-  const settled: Record<string, number> = {};
-  let waited = 1; // gcSidecar() waited a second
-  for (const at of [5, 10, 20, 30]) {
-    await sleep((at - waited) * 1000);
-    waited = at;
-    settled[at] = round(memoryOf(stack.sidecar.pid).rssMiB);
+  // More than one round tells warm-up (JIT code, heap sized for the load: the second round adds
+  // little) from memory held per send (every round adds the same).
+  for (let round_ = 1; round_ <= rounds; round_++) {
+    const target = round_ * sends;
+    const t0 = performance.now();
+    const load = await runLoad({ url: stack.notifyUrl, body, connections: 16, seconds: 300, amount: sends });
+    log(
+      `round ${round_}: ${load.requests} notifications accepted in ${round((performance.now() - t0) / 1000)} s (${JSON.stringify(load.statusCodes)})`,
+    );
+    let last = { count: received, at: Date.now() };
+    await until(
+      () => {
+        if (received !== last.count) last = { count: received, at: Date.now() };
+        else if (Date.now() - last.at > 30_000) throw new Error(`sends stalled at ${received}`);
+        return received >= target;
+      },
+      600_000,
+      `${target} sends`,
+      100,
+    );
+    log(`${received} sends reached the peer in ${round((performance.now() - t0) / 1000)} s`);
+    await sleep(2_000);
+    const beforeGc = memoryOf(stack.sidecar.pid);
+    const after = await stack.gcSidecar();
+    const afterRss = memoryOf(stack.sidecar.pid);
+    log(
+      `after the soak: RSS ${round(beforeGc.rssMiB)} MiB (peak ${round(beforeGc.peakMiB)}), 1 s after a GC ${round(afterRss.rssMiB)} MiB; at the GC: ${usage(after)}`,
+    );
+    // Does anything come back later without another forced GC (V8's memory reducer, malloc)?
+    const settled: Record<string, number> = {};
+    let waited = 1; // gcSidecar() waited a second
+    for (const at of [5, 10, 20, 30]) {
+      await sleep((at - waited) * 1000);
+      waited = at;
+      settled[at] = round(memoryOf(stack.sidecar.pid).rssMiB);
+    }
+    log(`RSS without another forced GC, seconds after it: ${JSON.stringify(settled)}`);
+    log(`resident by mapping: ${JSON.stringify(residentByMapping(stack.sidecar.pid))}`);
+    log(
+      `growth over idle: RSS ${round((afterRss.rssMiB / idle.rssMiB - 1) * 100)} % (${round(afterRss.rssMiB - idle.rssMiB)} MiB), heapUsed +${mib(after.heapUsed - idleGc.heapUsed)} MiB, external +${mib(after.external - idleGc.external)} MiB`,
+    );
+    console.log(
+      JSON.stringify({
+        round: round_,
+        sends: received,
+        idleRssMiB: round(idle.rssMiB),
+        idleRssAfterGcMiB: round(idleAfter.rssMiB),
+        idleAtGc: inMiB(idleGc),
+        soakRssMiB: round(beforeGc.rssMiB),
+        peakRssMiB: round(beforeGc.peakMiB),
+        rssAfterGcMiB: round(afterRss.rssMiB),
+        rssSettledMiB: settled,
+        atGc: inMiB(after),
+        env: extraEnv,
+      }),
+    );
   }
-  log(`RSS without another forced GC, seconds after it: ${JSON.stringify(settled)}`);
-  log(`resident by mapping: ${JSON.stringify(residentByMapping(stack.sidecar.pid))}`);
-  log(
-    `growth over idle: RSS ${round((afterRss.rssMiB / idle.rssMiB - 1) * 100)} % (${round(afterRss.rssMiB - idle.rssMiB)} MiB), heapUsed +${mib(after.heapUsed - idleGc.heapUsed)} MiB, external +${mib(after.external - idleGc.external)} MiB`,
-  );
-  console.log(
-    JSON.stringify({
-      sends,
-      idleRssMiB: round(idle.rssMiB),
-      idleRssAfterGcMiB: round(idleAfter.rssMiB),
-      idleAtGc: inMiB(idleGc),
-      soakRssMiB: round(beforeGc.rssMiB),
-      peakRssMiB: round(beforeGc.peakMiB),
-      rssAfterGcMiB: round(afterRss.rssMiB),
-      rssSettledMiB: settled,
-      atGc: inMiB(after),
-      env: extraEnv,
-    }),
-  );
 } finally {
   await stack.dispose();
 }
