@@ -38,20 +38,36 @@ const inMiB = (u: SidecarMemoryUsage) => ({
   spaces: Object.fromEntries(Object.entries(u.spaces).map(([k, v]) => [k, mib(v)])),
 });
 
-/** Resident MiB by kind of mapping (/proc/<pid>/smaps): brk heap (malloc's main arena), anonymous, files. */
+/**
+ * Resident MiB by kind of mapping (/proc/<pid>/smaps): brk heap (malloc's main arena), malloc's
+ * other arenas (a writable mapping followed by its reserve, 64 MiB together), other anonymous
+ * memory (V8's heap pages, code, stacks), files and shared libraries.
+ */
 function residentByMapping(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  let kind = '';
+  const maps: { start: number; end: number; perms: string; name: string; rssKb: number }[] = [];
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
-    if (head) {
-      const name = head[1]!.trim();
-      kind = name === '' ? 'anonymous' : name.startsWith('[') ? name : name.includes('.so') ? 'shared libraries' : 'files';
-      continue;
-    }
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) maps.push({ start: parseInt(head[1]!, 16), end: parseInt(head[2]!, 16), perms: head[3]!, name: head[4]!.trim(), rssKb: 0 });
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) out[kind] = round((out[kind] ?? 0) + Number(rss[1]) / 1024);
+    if (rss && maps.length > 0) maps.at(-1)!.rssKb = Number(rss[1]);
   }
+  const out: Record<string, number> = {};
+  maps.forEach((m, i) => {
+    const next = maps[i + 1];
+    const arena =
+      m.name === '' && next?.name === '' && next.perms.startsWith('---') && next.start === m.end && next.end - m.start === 64 * 1024 * 1024;
+    const kind =
+      m.name === ''
+        ? arena
+          ? 'malloc arenas'
+          : 'anonymous'
+        : m.name.startsWith('[')
+          ? m.name
+          : m.name.includes('.so')
+            ? 'shared libraries'
+            : 'files';
+    if (m.rssKb > 0) out[kind] = round((out[kind] ?? 0) + m.rssKb / 1024);
+  });
   return out;
 }
 
