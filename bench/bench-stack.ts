@@ -49,6 +49,8 @@ export interface SidecarMemoryUsage {
   arrayBuffers: number;
   /** Committed bytes per V8 heap space (new_space, old_space, code_space, large_object_space…). */
   spaces: Record<string, number>;
+  /** Bytes in use per V8 heap space (the rest of `spaces` is committed and free). */
+  spacesUsed: Record<string, number>;
 }
 
 /** Extra node flags for the two service processes (e.g. --cpu-prof when BENCH_PROFILE is set). */

@@ -14,8 +14,9 @@ process.on('SIGUSR2', () => {
   globalThis.gc?.();
   const usage = {
     ...process.memoryUsage(),
-    // committed size of each V8 heap space (new, old, code, large objects…), bytes
+    // committed size of each V8 heap space (new, old, code, large objects…), and what of it is used, bytes
     spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])),
+    spacesUsed: Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_used_size])),
   };
   const dir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
   if (dir) v8.writeHeapSnapshot(path.join(dir, `sidecar-${++snapshots}.heapsnapshot`));

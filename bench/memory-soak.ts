@@ -5,8 +5,8 @@
  *   npm run build && npx tsx bench/memory-soak.ts [sends=3000] [--rounds=1] [--snapshots]
  *
  * Prints RSS idle, after the soak, and after a forced GC, with what V8 reported after the GC
- * (heapUsed: live JS objects; external/arrayBuffers: Buffers; the rest of RSS is code, stacks and
- * memory V8 or malloc holds without using it). --snapshots writes a heap snapshot after the idle
+ * (heapUsed: live JS objects; each heap space as used/committed; external/arrayBuffers: Buffers;
+ * the rest of RSS is code, stacks and memory V8 or malloc holds without using it). --snapshots writes a heap snapshot after the idle
  * GC and after the soak's GC into test-output/heap-snapshots/ (compare them in Chrome DevTools,
  * "Comparison" view); a snapshot costs RSS itself, so read the numbers from a run without it.
  * BENCH_SIDECAR_ENV='{"MALLOC_ARENA_MAX":"2"}' passes extra environment to the services.
@@ -31,11 +31,12 @@ const mib = (bytes: number) => round(bytes / 1024 / 1024);
 const usage = (u: SidecarMemoryUsage) =>
   `rss ${mib(u.rss)}, heapUsed ${mib(u.heapUsed)}, heapTotal ${mib(u.heapTotal)} (${Object.entries(u.spaces)
     .filter(([, v]) => v > 512 * 1024)
-    .map(([k, v]) => `${k.replace('_space', '')} ${mib(v)}`)
+    .map(([k, v]) => `${k.replace('_space', '')} ${mib(u.spacesUsed[k] ?? 0)}/${mib(v)}`)
     .join(', ')}), external ${mib(u.external)} (arrayBuffers ${mib(u.arrayBuffers)}), rest ${mib(u.rss - u.heapTotal - u.external)} MiB`;
 const inMiB = (u: SidecarMemoryUsage) => ({
   ...Object.fromEntries(Object.entries(u).flatMap(([k, v]) => (typeof v === 'number' ? [[k, mib(v)]] : []))),
   spaces: Object.fromEntries(Object.entries(u.spaces).map(([k, v]) => [k, mib(v)])),
+  spacesUsed: Object.fromEntries(Object.entries(u.spacesUsed).map(([k, v]) => [k, mib(v)])),
 });
 
 /**

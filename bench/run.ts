@@ -440,7 +440,8 @@ function memoryDetail(u: SidecarMemoryUsage) {
     externalMiB: mib(u.external),
     arrayBuffersMiB: mib(u.arrayBuffers),
     unaccountedMiB: mib(u.rss - u.heapTotal - u.external),
-    spacesMiB: Object.fromEntries(Object.entries(u.spaces).flatMap(([k, v]) => (v > 0 ? [[k, mib(v)]] : []))),
+    // each V8 heap space: [used, committed]
+    spacesMiB: Object.fromEntries(Object.entries(u.spaces).flatMap(([k, v]) => (v > 0 ? [[k, [mib(u.spacesUsed[k] ?? 0), mib(v)]]] : []))),
   };
 }
 
