@@ -454,7 +454,7 @@ function memoryDetail(u: SidecarMemoryUsage) {
 async function benchMemory(
   stack: BenchStack,
   bare: BareFloors,
-  idle: { sidecar: number; functions: number; sidecarAfterGc: SidecarMemoryUsage },
+  idle: { sidecar: number; functions: number; sidecarAfterGc: SidecarMemoryUsage; sidecarRssAfterGc: number },
   sent: { state: { count: number } },
   accepted: number,
   target: number,
@@ -535,6 +535,9 @@ async function benchMemory(
       peakRssMiB: round(after.peakMiB),
       // read from the sidecar right after each forced GC (bench/gc-on-signal.mjs); RSS above is read a second later
       heapUsedGrowthMiB: round((atGc.heapUsed - idle.sidecarAfterGc.heapUsed) / 1024 / 1024),
+      // the idle reading can hold garbage of the pairing just before it: the same reading after a GC
+      idleRssAfterGcMiB: round(idle.sidecarRssAfterGc),
+      growthOverIdleAfterGcPercent: round((after.rssMiB / idle.sidecarRssAfterGc - 1) * 100),
       idleAtGc: memoryDetail(idle.sidecarAfterGc),
       afterAtGc: memoryDetail(atGc),
       state: status.body.state,
@@ -628,7 +631,8 @@ async function benchService(
     await sleep(2_000);
     const idleRss = { sidecar: memoryOf(stack.sidecar.pid).rssMiB, functions: memoryOf(stack.functions.pid).rssMiB };
     // the idle figure is RSS as it is; the GC after it gives the live heap to compare the soak's with
-    const idle = { ...idleRss, sidecarAfterGc: await stack.gcSidecar() };
+    const sidecarAfterGc = await stack.gcSidecar();
+    const idle = { ...idleRss, sidecarAfterGc, sidecarRssAfterGc: memoryOf(stack.sidecar.pid).rssMiB };
     log(
       `idle-connected RSS: sidecar ${round(idle.sidecar)} MiB (live heap ${round(idle.sidecarAfterGc.heapUsed / 1048576)} MiB), function host ${round(idle.functions)} MiB`,
     );
