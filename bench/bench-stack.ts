@@ -4,7 +4,7 @@
  * (node dist/functions/local-host.js), with the loopback WhatsApp peer in this process playing
  * WhatsApp's server and the phone. Pairing goes through the admin API like an operator would.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { azuriteConnectionString } from '../shared/config.js';
@@ -25,8 +25,11 @@ export interface BenchStack {
   notifyUrl: string;
   apiKey: string;
   attachmentRoot: string;
-  /** Asks the sidecar for a full garbage collection (bench/gc-on-signal.mjs) and waits a moment. */
-  gcSidecar(): Promise<void>;
+  /**
+   * Asks the sidecar for a full garbage collection (bench/gc-on-signal.mjs), waits a moment, and
+   * returns what the sidecar's V8 reported right after it (process.memoryUsage(), bytes).
+   */
+  gcSidecar(): Promise<SidecarMemoryUsage>;
   /** CPU seconds used so far by each process of the stack (this one hosts the peer). */
   cpu(): Record<'sidecar' | 'functions' | 'azurite' | 'peer', number>;
   admin(method: string, route: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
@@ -35,6 +38,19 @@ export interface BenchStack {
   /** With `standby: true`: starts the second sidecar (same storage and secrets, its own id and port). */
   startStandby(): Promise<void>;
   dispose(): Promise<void>;
+}
+
+/** process.memoryUsage() of the sidecar right after a forced GC, in bytes. */
+export interface SidecarMemoryUsage {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** Committed bytes per V8 heap space (new_space, old_space, code_space, large_object_space…). */
+  spaces: Record<string, number>;
+  /** Bytes in use per V8 heap space (the rest of `spaces` is committed and free). */
+  spacesUsed: Record<string, number>;
 }
 
 /** Extra node flags for the two service processes (e.g. --cpu-prof when BENCH_PROFILE is set). */
@@ -50,7 +66,13 @@ function nodeFlags(name: string): string[] {
 /** `storageVia`: put something (e.g. a request-counting proxy) between the services and Azurite; returns its port. */
 export async function startBenchStack(
   name: string,
-  options: { env?: NodeJS.ProcessEnv; storageVia?: (azuritePort: number) => Promise<number>; standby?: boolean } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    storageVia?: (azuritePort: number) => Promise<number>;
+    standby?: boolean;
+    /** Where the sidecar writes a heap snapshot after each forced GC (bench/memory-soak.ts). */
+    heapSnapshotDir?: string;
+  } = {},
 ): Promise<BenchStack> {
   const azurite = await startAzurite();
   const storagePort = options.storageVia ? await options.storageVia(azurite.port) : azurite.port;
@@ -89,7 +111,15 @@ export async function startBenchStack(
   const tables = createTableStore(env.WHATSAPP_TABLES_CONNECTION!);
   const { key: apiKey } = await createApiKeyStore(tables, env.WHATSAPP_API_KEY_PEPPER!).create('bench');
 
-  const sidecarEnv = { ...env, ...peer.childEnv(), WHATSAPP_WS_URL: peer.url };
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'wa-notify-bench-scratch-'));
+  const memoryReport = path.join(scratch, 'sidecar-memory.json');
+  const sidecarEnv = {
+    ...env,
+    ...peer.childEnv(),
+    WHATSAPP_WS_URL: peer.url,
+    BENCH_MEMORY_REPORT: memoryReport,
+    ...(options.heapSnapshotDir ? { BENCH_HEAP_SNAPSHOT_DIR: options.heapSnapshotDir } : {}),
+  };
   const gcFlags = ['--expose-gc', '--import', './bench/gc-on-signal.mjs'];
   const sidecar = startChild(`${name}.sidecar`, [...nodeFlags('sidecar'), ...gcFlags, 'dist/sidecar/main.js'], sidecarEnv, { quiet: true });
   const functions = startChild(`${name}.functions`, [...nodeFlags('functions'), 'dist/functions/local-host.js'], env, { quiet: true });
@@ -153,8 +183,12 @@ export async function startBenchStack(
     peer,
     cpu,
     async gcSidecar() {
+      rmSync(memoryReport, { force: true });
       process.kill(sidecar.pid, 'SIGUSR2');
+      // a heap snapshot of a few hundred MiB takes a while to write
+      await until(() => existsSync(memoryReport), 60_000, 'the sidecar memory report', 50);
       await sleep(1_000);
+      return JSON.parse(readFileSync(memoryReport, 'utf8')) as SidecarMemoryUsage;
     },
     sidecar,
     functions,
@@ -180,6 +214,7 @@ export async function startBenchStack(
       await peer.close();
       await azurite.dispose();
       rmSync(attachmentRoot, { recursive: true, force: true });
+      rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { pdfBytes, pngBytes } from '../test/support/sample-files.js';
 import { startAzurite } from '../test/support/azurite.js';
 import { startBareBaileys } from './bare-baileys.js';
-import { startBenchStack, type BenchStack } from './bench-stack.js';
+import { startBenchStack, type BenchStack, type SidecarMemoryUsage } from './bench-stack.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { ROOT, memoryOf, resetPeak, startChild } from './processes.js';
 import type { Figure, RequestPath } from './figures.js';
@@ -432,6 +432,25 @@ async function benchDrain(stack: BenchStack, bare: BareFloors, drainCount: numbe
 
 // ---------- 4. sidecar memory ----------
 /**
+ * What the sidecar's V8 reported right after a forced GC, in MiB: heapUsed is live JS objects;
+ * heapTotal − heapUsed is heap V8 keeps committed; external is Buffers and other off-heap memory
+ * V8 knows of; unaccounted is the rest of RSS (code, thread stacks, malloc arenas).
+ */
+function memoryDetail(u: SidecarMemoryUsage) {
+  const mib = (bytes: number) => round(bytes / 1024 / 1024);
+  return {
+    rssMiB: mib(u.rss),
+    heapUsedMiB: mib(u.heapUsed),
+    heapTotalMiB: mib(u.heapTotal),
+    externalMiB: mib(u.external),
+    arrayBuffersMiB: mib(u.arrayBuffers),
+    unaccountedMiB: mib(u.rss - u.heapTotal - u.external),
+    // each V8 heap space: [used, committed]
+    spacesMiB: Object.fromEntries(Object.entries(u.spaces).flatMap(([k, v]) => (v > 0 ? [[k, [mib(u.spacesUsed[k] ?? 0), mib(v)]]] : []))),
+  };
+}
+
+/**
  * The soak: at least `target` sends (the earlier benches' count toward it), then every accepted
  * notification drained, a full GC in the sidecar (bench/gc-on-signal.mjs), and RSS against the
  * idle reading. The wait is sized from the drain rate measured in bench 5 (twice the time the
@@ -440,7 +459,7 @@ async function benchDrain(stack: BenchStack, bare: BareFloors, drainCount: numbe
 async function benchMemory(
   stack: BenchStack,
   bare: BareFloors,
-  idle: { sidecar: number; functions: number },
+  idle: { sidecar: number; functions: number; sidecarAfterGc: SidecarMemoryUsage; sidecarRssAfterGc: number },
   sent: { state: { count: number } },
   accepted: number,
   target: number,
@@ -482,12 +501,12 @@ async function benchMemory(
   const sends = sent.state.count;
   await sleep(2_000);
   const beforeGc = memoryOf(stack.sidecar.pid);
-  await stack.gcSidecar();
+  const atGc = await stack.gcSidecar();
   const after = memoryOf(stack.sidecar.pid);
   const status = await stack.admin('GET', 'status');
   const growth = after.rssMiB / idle.sidecar - 1;
   log(
-    `  idle ${round(idle.sidecar)} MiB → ${round(beforeGc.rssMiB)} MiB after ${sends} sends, ${round(after.rssMiB)} MiB after a GC (peak ${round(after.peakMiB)} MiB)`,
+    `  idle ${round(idle.sidecar)} MiB → ${round(beforeGc.rssMiB)} MiB after ${sends} sends, ${round(after.rssMiB)} MiB after a GC (peak ${round(after.peakMiB)} MiB); live heap ${round(idle.sidecarAfterGc.heapUsed / 1048576)} → ${round(atGc.heapUsed / 1048576)} MiB`,
   );
   figures.push({
     bench: '4. sidecar memory',
@@ -519,6 +538,13 @@ async function benchMemory(
       soakWaitSeconds: round(soakSeconds),
       rssBeforeGcMiB: round(beforeGc.rssMiB),
       peakRssMiB: round(after.peakMiB),
+      // read from the sidecar right after each forced GC (bench/gc-on-signal.mjs); RSS above is read a second later
+      heapUsedGrowthMiB: round((atGc.heapUsed - idle.sidecarAfterGc.heapUsed) / 1024 / 1024),
+      // the idle reading can hold garbage of the pairing just before it: the same reading after a GC
+      idleRssAfterGcMiB: round(idle.sidecarRssAfterGc),
+      growthOverIdleAfterGcPercent: round((after.rssMiB / idle.sidecarRssAfterGc - 1) * 100),
+      idleAtGc: memoryDetail(idle.sidecarAfterGc),
+      afterAtGc: memoryDetail(atGc),
       state: status.body.state,
     },
   });
@@ -608,8 +634,13 @@ async function benchService(
   const stack = await startBenchStack('service');
   try {
     await sleep(2_000);
-    const idle = { sidecar: memoryOf(stack.sidecar.pid).rssMiB, functions: memoryOf(stack.functions.pid).rssMiB };
-    log(`idle-connected RSS: sidecar ${round(idle.sidecar)} MiB, function host ${round(idle.functions)} MiB`);
+    const idleRss = { sidecar: memoryOf(stack.sidecar.pid).rssMiB, functions: memoryOf(stack.functions.pid).rssMiB };
+    // the idle figure is RSS as it is; the GC after it gives the live heap to compare the soak's with
+    const sidecarAfterGc = await stack.gcSidecar();
+    const idle = { ...idleRss, sidecarAfterGc, sidecarRssAfterGc: memoryOf(stack.sidecar.pid).rssMiB };
+    log(
+      `idle-connected RSS: sidecar ${round(idle.sidecar)} MiB (live heap ${round(idle.sidecarAfterGc.heapUsed / 1048576)} MiB), function host ${round(idle.functions)} MiB`,
+    );
     const sent = countReceived(stack, '');
     try {
       let accepted = await benchLatency(stack, bare, samples);

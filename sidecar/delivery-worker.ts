@@ -28,7 +28,7 @@ import { LRUCache } from 'lru-cache';
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
-import { messageIdFor } from '../shared/message-ids.js';
+import { messageIdFor, parseMessageId } from '../shared/message-ids.js';
 import { resolveSelf } from '../shared/notification-model.js';
 import {
   isFinished,
@@ -113,6 +113,12 @@ export interface DeliveryWorkerDeps {
    * resends it under the same ids from the stored ratchet.
    */
   keysDurable?: () => Promise<void>;
+  /**
+   * How long a finished row stays in memory for its receipts (default 1 min: a delivery receipt from
+   * a phone that is online comes within seconds). A receipt after that
+   * (a read receipt hours later) reads the row back first: one point read.
+   */
+  receiptMemoryMs?: number;
   /** Removes old history; called once per `historySweepMs` while owning. */
   historySweep?: () => Promise<void>;
   historySweepMs?: number;
@@ -140,8 +146,33 @@ interface Entry extends Persisted {
 }
 
 const RECENT_LIMIT = 200;
+/** A backstop only: the receipt memory is bounded by its TTL (a finished row is ~0.5 KiB). */
 const RECEIPT_LIMIT = 20_000;
 const keyOf = (r: { notificationId: string; index: number }) => `${r.notificationId}~${r.index}`;
+
+/** The same text in a string of its own (not a slice or a rope holding a larger string alive). */
+const flatCopy = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
+
+/**
+ * A finished row as held for its receipts: every field in one order (so rows share one hidden class
+ * instead of carrying their own), and the ETag copied (one from a batch response is a slice of the
+ * whole response body, and would keep that alive as long as the row is held).
+ */
+const slimRow = (r: RecipientRow): RecipientRow => ({
+  notificationId: r.notificationId,
+  index: r.index,
+  to: r.to,
+  state: r.state,
+  attempts: r.attempts,
+  nextAttemptAt: r.nextAttemptAt,
+  expiresAt: r.expiresAt,
+  leaseOwner: r.leaseOwner,
+  leaseUntil: r.leaseUntil,
+  error: r.error,
+  messageIds: r.messageIds,
+  updatedAt: r.updatedAt,
+  etag: flatCopy(r.etag),
+});
 
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const { queue, session, clock, log } = deps;
@@ -162,8 +193,19 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const partitions = new Map<string, { etag: string | undefined }>();
   const ready: Entry[] = [];
   let later: Entry[] = [];
-  /** Message id → finished row, for receipts (bounded, oldest out). */
-  const byMessageId = new LRUCache<string, Persisted>({ max: RECEIPT_LIMIT });
+  /**
+   * Finished rows by key, for their receipts: the row alone (not the notification it came from),
+   * for a short while. A receipt for a row still unfinished goes to its entry (and rides on its
+   * outcome write); one for a row forgotten here is read back first.
+   */
+  const receiptMemoryMs = deps.receiptMemoryMs ?? 60_000;
+  // Purged by one timer (start()), not lru-cache's ttlAutopurge: that is a timer per entry.
+  const finished = new LRUCache<string, Persisted>({ max: RECEIPT_LIMIT, ttl: receiptMemoryMs });
+  /** Row key by message id, for rows written before ids were derived (message-ids.ts); others parse. */
+  const legacyIds = new LRUCache<string, string>({ max: RECEIPT_LIMIT, ttl: receiptMemoryMs });
+  let receiptPurge: NodeJS.Timeout | undefined;
+  /** Rows being read back for a late receipt, so receipts of one row share the read. */
+  const readingBack = new Map<string, Promise<Persisted | undefined>>();
   const recent: RecipientRow[] = [];
   let running = false;
   let owning = false;
@@ -179,6 +221,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
 
   const report = (r: DeliveryReport) => events.emit('report', r);
   const resolvedTo = (to: string) => resolveSelf(to, session.selfJid());
+
+  /** Keeps what a receipt needs of a finished entry; returns that row. */
+  const rememberFinished = (e: Entry): RecipientRow => {
+    const row = slimRow(e.row);
+    finished.set(keyOf(row), { row, dirty: false });
+    return row;
+  };
 
   const rememberRecent = (row: RecipientRow) => {
     recent.unshift(row);
@@ -244,7 +293,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const finishEntry = (e: Entry) => {
     if (!entries.delete(keyOf(e.row))) return;
     e.where = 'done';
-    rememberRecent(e.row);
+    rememberRecent(rememberFinished(e));
     e.t.live--;
     if (e.t.live <= 0) {
       notifications.delete(e.t.n.id);
@@ -360,7 +409,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         return { kind: 'failed', error: `attachment unavailable: ${(error as Error).message}` };
       }
       await deps.beforeSend?.();
-      byMessageId.set(messageId, e);
+      if (row.messageIds.length > 0) legacyIds.set(messageId, keyOf(row));
       const ack = await session.send(to, content, messageId);
       lastSendAt = clock.now();
       if (!ack.ok) {
@@ -523,8 +572,41 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     timer.unref();
   };
 
+  /** The row a receipt is for: its entry while unfinished, else the finished row, else read back. */
+  const receiptTarget = (messageId: string): Persisted | Promise<Persisted | undefined> | undefined => {
+    const ref = parseMessageId(messageId);
+    const key = ref ? keyOf({ notificationId: ref.notificationId, index: ref.recipient }) : legacyIds.get(messageId);
+    if (!key) return undefined;
+    const held = entries.get(key) ?? finished.get(key);
+    if (held || !ref || !owning) return held;
+    let reading = readingBack.get(key);
+    if (!reading) {
+      reading = queue
+        .recipient(ref.notificationId, ref.recipient)
+        .then((row) => {
+          if (!row || !isFinished(row.state)) return undefined; // unfinished and not ours: not ours to write
+          const p = { row, dirty: false };
+          finished.set(key, p);
+          return p;
+        })
+        .catch((error: unknown) => {
+          log.warn({ err: (error as Error).message }, 'could not read a row back for its receipt');
+          return undefined;
+        })
+        .finally(() => readingBack.delete(key));
+      readingBack.set(key, reading);
+    }
+    return reading;
+  };
+
   const onReceipt = (messageId: string, status: ReceiptStatus) => {
-    const p = byMessageId.get(messageId);
+    const target = receiptTarget(messageId);
+    // What memory holds is changed at once (a receipt right after the ack rides on the outcome write).
+    if (target instanceof Promise) void target.then((p) => applyReceipt(p, status));
+    else applyReceipt(target, status);
+  };
+
+  const applyReceipt = (p: Persisted | undefined, status: ReceiptStatus) => {
     if (!p || p.row.state === 'failed' || p.row.state === 'expired') return;
     const next = laterState(p.row.state, status);
     if (next === p.row.state) return;
@@ -536,7 +618,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         if (stored) p.row = stored;
       },
       receiptFlushMs,
-    );
+    ).then(() => {
+      // the write's new ETag is again a slice of its batch response; the value stays the same
+      if (!entries.has(keyOf(p.row))) p.row = slimRow(p.row);
+    });
   };
 
   const becomeOwner = (held: boolean) => {
@@ -596,6 +681,14 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       });
       offLease = deps.lease?.onChange(becomeOwner);
       startTimer();
+      receiptPurge = setInterval(
+        () => {
+          finished.purgeStale();
+          legacyIds.purgeStale();
+        },
+        Math.min(60_000, receiptMemoryMs),
+      );
+      receiptPurge.unref();
       becomeOwner(deps.lease ? deps.lease.held() : true);
     },
     async stop() {
@@ -604,10 +697,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       offStatus?.();
       offLease?.();
       if (timer) clearInterval(timer);
+      if (receiptPurge) clearInterval(receiptPurge);
       await Promise.allSettled([...runs]);
       await polling;
       queue.flushLingering();
-      await Promise.allSettled([...entries.values(), ...byMessageId.values()].map((p) => p.writing));
+      await Promise.allSettled([...readingBack.values()]);
+      await Promise.allSettled([...entries.values(), ...finished.values()].map((p) => p.writing));
     },
   };
 }

@@ -72,6 +72,19 @@ test('in flight when the sidecar dies: resent at once under the same id, shown o
   }
 }, 60_000);
 
+test('a read receipt for a message sent before a restart is recorded: the finished row is read back for it', async () => {
+  const res = await stack.notify({ apikey: stack.apiKey, phone: CONTACTS[1], message: 'read after the restart', wait_for_delivery: true });
+  expect(res.status).toBe(200);
+  const id = String(res.body.id);
+  const msg = await stack.peer.waitForMessage((m) => m.text === 'read after the restart', 10_000);
+  expect(await waitStates(id, (s) => s[0] === 'delivered', 10_000)).toEqual(['delivered']);
+  // Nothing of the row is in the new process's memory: the receipt has to find it in storage.
+  await restartSidecar();
+  await stack.waitForState('open', 20_000);
+  await stack.peer.sendReceipt(msg.id, 'read');
+  expect(await waitStates(id, (s) => s[0] === 'read', 10_000)).toEqual(['read']);
+}, 60_000);
+
 test('kill -9 the sidecar mid-burst: every answered notification arrives exactly once', async () => {
   const { count, counts } = await chaosScenario({
     scenario: 'kill -9 sidecar mid-burst',
