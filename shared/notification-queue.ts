@@ -375,7 +375,12 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
 
   // Sub-responses come in the order of the actions (Azurite names no row key in them).
   type BatchResult = { subResponses: { etag?: string; rowKey?: string }[] };
-  const etagAt = (result: BatchResult, position: number): string => result.subResponses[position]?.etag ?? '';
+  // A sub-response's ETag is a slice of the whole batch response body, and V8 keeps a slice's parent
+  // alive: copy it, or every row the worker holds pins a ~17 KiB body (docs/memory.md).
+  const etagAt = (result: BatchResult, position: number): string => {
+    const etag = result.subResponses[position]?.etag;
+    return etag ? Buffer.from(etag, 'utf8').toString('utf8') : '';
+  };
   /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
   const withEtags = (p: PendingInsert, result: BatchResult, offset: number) =>
     p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
