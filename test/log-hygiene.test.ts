@@ -201,7 +201,8 @@ describe('a paired sidecar (the loopback WhatsApp peer) while it sends', () => {
   const PAIRED = 'log-hygiene-paired';
   test('holds no Signal session material and no full phone number', async () => {
     for (const f of readdirSync(LOG_DIR).filter((f) => f.startsWith(`${PAIRED}.`))) rmSync(path.join(LOG_DIR, f), { force: true });
-    const paired = await startPairedStack({ name: PAIRED });
+    // debug: the per-send line ('sent', with the masked number) is logged at debug, and must be clean too
+    const paired = await startPairedStack({ name: PAIRED, env: { LOG_LEVEL: 'debug' } });
     try {
       paired.peer.addContact(PHONES[0]!);
       paired.peer.addContact(PHONES[1]!);
