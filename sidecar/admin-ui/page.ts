@@ -199,11 +199,24 @@ function showApp(token: string): void {
   }, 15_000);
 }
 
+/**
+ * Statuses pushed by the event stream so far. An action's answer carries the status as it was when
+ * the action started; if the stream pushed a newer one meanwhile (a refused connection can close
+ * before the answer arrives), the answer is older and must not be drawn over it.
+ */
+let pushedStatuses = 0;
+function renderAnswer(s: Status, pushedBefore: number): void {
+  if (pushedStatuses === pushedBefore) renderStatus(s);
+}
+
 function openEvents(): void {
   events?.close();
   const source = new EventSource(`${API}/events`);
   events = source;
-  source.addEventListener('status', (e: MessageEv) => renderStatus(JSON.parse(e.data) as Status));
+  source.addEventListener('status', (e: MessageEv) => {
+    pushedStatuses++;
+    renderStatus(JSON.parse(e.data) as Status);
+  });
   source.onopen = () => showPageError(undefined);
   source.onerror = () => {
     if (events !== source) return;
@@ -345,10 +358,11 @@ async function control(path: string, doing: string): Promise<void> {
   const out = $('action-result');
   if (path === 'pair') startPairAttempt();
   say(out, `${doing}…`);
+  const pushedBefore = pushedStatuses;
   const r = await api('POST', path, path === 'pair' ? {} : undefined);
   if (r.status === 200) {
     say(out, '');
-    renderStatus(r.body as unknown as Status);
+    renderAnswer(r.body as unknown as Status, pushedBefore);
   } else say(out, messageOf(r, `${doing} failed`), 'error');
 }
 
@@ -361,10 +375,11 @@ async function pairByCode(phone: string): Promise<void> {
   const out = $('action-result');
   say(out, 'Asking WhatsApp for a pairing code…');
   startPairAttempt();
+  const pushedBefore = pushedStatuses;
   const r = await api('POST', 'pair', { phone });
   if (r.status !== 200) return say(out, messageOf(r, 'Pairing failed'), 'error');
   const s = r.body as unknown as Status;
-  renderStatus(s);
+  renderAnswer(s, pushedBefore);
   if (s.pairing_code) say(out, 'Code ready: enter it on your phone.', 'ok');
   else if (isUnreachable(s)) say(out, 'No code: WhatsApp is unreachable (see above).', 'error');
   else say(out, 'Waiting for WhatsApp to send the code; it appears here when it arrives.');
