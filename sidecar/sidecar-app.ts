@@ -93,7 +93,12 @@ export async function startSidecar(options: {
     sendIntervalMs: config.sendIntervalMs,
     // Expiry is checked often enough to be timely for short TTLs, at most once a minute.
     expirySweepMs: Math.min(60_000, Math.max(1_000, config.queueTtlMs / 4)),
-    beforeSend: () => sendBudget.acquire(),
+    beforeSend: async () => {
+      // While key writes do not get through, every send would move the ratchet on where no next
+      // holder can see it: wait for the keys (or, the lease gone, send nothing; the next holder will).
+      if (auth.writesLagging()) await auth.flushed();
+      await sendBudget.acquire();
+    },
     keysDurable: () => auth.flushed(),
     lease, // the session lease is the one that matters: its holder owns every unfinished row
     // A finished partition leaves the open index 2 min after its minute (writers' clock skew), sooner with a short history.

@@ -55,6 +55,8 @@ export interface TableAuthStateOptions {
   canWrite?: () => boolean;
   /** Wait between tries of a key write storage refused (default 1 s). */
   retryMs?: number;
+  /** A key write in flight this long means storage is not keeping up (default 1 s); see writesLagging(). */
+  lagMs?: number;
 }
 
 /** flushed() could not be kept: the lease went away (or the state was wiped) before the keys were stored. */
@@ -88,6 +90,8 @@ export interface TableAuthState {
   keyStats(): KeyMemoryStats;
   /** Resolves once every key set before this call is in storage; rejects with KeysNotStored if it never will be. */
   flushed(): Promise<void>;
+  /** True while key writes are not getting through: refused and waiting to be retried, or one in flight for longer than `lagMs`. */
+  writesLagging(): boolean;
 }
 
 /** A key row's next write: its sealed entity, or its removal. */
@@ -192,6 +196,7 @@ export async function loadTableAuthState(
     log: options.log,
     canWrite: options.canWrite ?? (() => true),
     retryMs: options.retryMs ?? 1_000,
+    lagMs: options.lagMs ?? 1_000,
   });
 
   const state: AuthenticationState = {
@@ -292,6 +297,7 @@ export async function loadTableAuthState(
     },
     keyStats: () => ({ rows: cache.size, bytes: cache.calculatedSize, complete, loads }),
     flushed: () => writes.flushed(),
+    writesLagging: () => writes.lagging(),
   };
 }
 
@@ -300,7 +306,7 @@ export async function loadTableAuthState(
  * goes in the next batch, the latest value per row key. A failed batch is retried (values set
  * since win) for as long as this process may write.
  */
-function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: () => boolean; retryMs: number }) {
+function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: () => boolean; retryMs: number; lagMs: number }) {
   const { client } = deps;
   let pending = new Map<string, KeyWrite>();
   /** Sequence of the last set() taken in, and of the last one known stored. */
@@ -312,6 +318,9 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
   let running: Promise<void> | undefined;
   /** Bumped by a drop: a batch that left before it must not come back on failure. */
   let epoch = 0;
+  let failing = false;
+  /** When the batch in flight left (performance.now()), if one is in flight. */
+  let inFlightSince: number | undefined;
   const waiters: { upTo: number; resolve: () => void; reject: (error: Error) => void }[] = [];
 
   const settle = () => {
@@ -321,6 +330,7 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
   };
   const dropAll = (reason: string) => {
     epoch++;
+    failing = false;
     pending = new Map();
     dropped = taken;
     droppedBecause = reason;
@@ -353,11 +363,16 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
       const upTo = taken;
       const leftIn = epoch;
       pending = new Map();
+      inFlightSince = performance.now();
       try {
         await writeBatch(batch);
+        inFlightSince = undefined;
+        failing = false;
         stored = Math.max(stored, upTo);
         settle();
       } catch (error) {
+        inFlightSince = undefined;
+        failing = true;
         if (leftIn !== epoch) continue; // dropped meanwhile
         // Values set since this batch left are newer: they win over the retried ones.
         for (const [rowKey, write] of batch) if (!pending.has(rowKey)) pending.set(rowKey, write);
@@ -387,6 +402,7 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
       if (dropped >= taken) return Promise.reject(new KeysNotStored(droppedBecause));
       return new Promise((resolve, reject) => waiters.push({ upTo: taken, resolve, reject }));
     },
+    lagging: () => failing || (inFlightSince !== undefined && performance.now() - inFlightSince > deps.lagMs),
     /** Forgets what is not yet stored, and waits for the batch in flight to land. */
     async drop(reason: string) {
       dropAll(reason);

@@ -9,6 +9,7 @@ import { createSessionCipher } from '../sidecar/session-cipher.js';
 import { KeysNotStored, loadTableAuthState } from '../sidecar/table-auth-state.js';
 import { startAzurite, type AzuriteHandle } from './support/azurite.js';
 import { startStorageRequestCounter, type CountedRequest, type StorageRequestCounter } from './support/storage-request-counter.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
 
 let azurite: AzuriteHandle;
 let counter: StorageRequestCounter;
@@ -128,3 +129,26 @@ test('flushed() is kept only while the lease is held: once it is not, pending ke
   const other = await open();
   expect(Object.keys(await other.state.keys.get('session', ['before.0', 'after.0']))).toEqual(['before.0']);
 });
+
+test('cut from storage, key writes lag: writesLagging() says so until they get through again', async () => {
+  const proxy = await startTcpProxy(azurite.port);
+  try {
+    const store = await loadTableAuthState(createTableStore(azuriteConnectionString(proxy.port)), cipher, { lagMs: 200, retryMs: 100 });
+    await store.state.keys.get('session', ['x']);
+    await store.state.keys.set({ session: { 'cut.0': Buffer.from('before') } });
+    await store.flushed();
+    expect(store.writesLagging()).toBe(false);
+    await proxy.cut();
+    await store.state.keys.set({ session: { 'cut.0': Buffer.from('during') } });
+    const landed = store.flushed();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(store.writesLagging()).toBe(true); // the sidecar holds its sends on this
+    await proxy.restore();
+    await landed;
+    expect(store.writesLagging()).toBe(false);
+    const other = await open();
+    expect(Buffer.from((await other.state.keys.get('session', ['cut.0']))['cut.0']!).toString()).toBe('during');
+  } finally {
+    await proxy.close();
+  }
+}, 60_000);
