@@ -16,7 +16,7 @@
  * Last, the logger's own safety nets (redaction paths, masking inside error messages) on a
  * real pino logger writing to a real stream.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -29,9 +29,8 @@ import { startStack, type Stack } from './support/stack.js';
 const NAME = 'log-hygiene';
 const LOG_DIR = path.join(TEST_OUTPUT, 'logs');
 const ownLogFiles = () =>
-  readdirSync(LOG_DIR)
-    .filter((f) => f.startsWith(`${NAME}.`))
-    .map((f) => path.join(LOG_DIR, f));
+  // A fresh clone may run this file before any other has written a log.
+  (existsSync(LOG_DIR) ? readdirSync(LOG_DIR) : []).filter((f) => f.startsWith(`${NAME}.`)).map((f) => path.join(LOG_DIR, f));
 
 // Numbers this test sends; none may appear in full in any log.
 const PHONES = ['919812345678', '447911123456', '12025550143', '33612345678', '4915123456789', '61412345678', '5511912345678'];
