@@ -167,8 +167,7 @@ async function benchStorageFloor(): Promise<{ best: number; runs: Awaited<Return
 }
 
 // ---------- 1. notify throughput ----------
-async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResult>, storage: { best: number }): Promise<number> {
-  let accepted = 1;
+async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResult>, storage: { best: number }): Promise<void> {
   const cpuSplit: string[] = [];
   {
     const body = JSON.stringify({ apikey: stack.apiKey, self: true, message: `${MESSAGE} throughput` });
@@ -200,7 +199,6 @@ async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResu
         );
         const expected = '200'; // paused answers 200 too, with `deferred: true` (contract v1.1)
         const ok = r.statusCodes[expected] ?? 0;
-        accepted += ok;
         if (ok !== r.requests || r.errors > 0)
           notes.push(
             `throughput ${mode}/${c}: ${r.requests} requests, ${ok} answered ${expected}, status codes ${JSON.stringify(r.statusCodes)}, ${r.errors} errors, ${r.timeouts} timeouts`,
@@ -257,7 +255,6 @@ async function benchThroughput(stack: BenchStack, bareHttp: Map<number, LoadResu
   // Which process the time went to is what tells the runs apart on a shared machine (Azurite's
   // share grows with the rows already in the queue's current time partition).
   notes.push(`notify throughput, CPU seconds per 1,000 requests (sidecar / function host / Azurite): ${cpuSplit.join('; ')}`);
-  return accepted;
 }
 
 // ---------- floors from Baileys alone: latency, drain rate, idle memory ----------
@@ -302,9 +299,8 @@ async function benchBareBaileys(samples: number, drainCount: number): Promise<Ba
 }
 
 // ---------- 2. wait_for_delivery latency ----------
-async function benchLatency(stack: BenchStack, bare: BareFloors, samples: number): Promise<number> {
+async function benchLatency(stack: BenchStack, bare: BareFloors, samples: number): Promise<void> {
   const contact = stack.peer.addContact('919876543210');
-  let sends = 0;
   const latency = async (recipient: Record<string, unknown>, tag: string, n: number) => {
     const out: { e2e: number; ack: number }[] = [];
     for (let i = 0; i < n; i++) {
@@ -312,7 +308,6 @@ async function benchLatency(stack: BenchStack, bare: BareFloors, samples: number
       const t0 = performance.now();
       const res = await stack.notify({ ...recipient, message: text, wait_for_delivery: true });
       const e2e = performance.now() - t0;
-      sends++;
       if (res.status !== 200) throw new Error(`wait_for_delivery answered ${res.status}: ${JSON.stringify(res.body)}`);
       const ack = ackTime(stack.peer, (m) => m.text === text);
       if (ack === undefined) throw new Error(`the peer has no ack timing for ${text}`);
@@ -383,11 +378,10 @@ async function benchLatency(stack: BenchStack, bare: BareFloors, samples: number
       },
     });
   }
-  return sends;
 }
 
 // ---------- 5. queue drain ----------
-async function benchDrain(stack: BenchStack, bare: BareFloors, drainCount: number): Promise<{ accepted: number; sendsPerSecond: number }> {
+async function benchDrain(stack: BenchStack, bare: BareFloors, drainCount: number): Promise<number> {
   log(`queue drain: ${drainCount} notifications queued while paused, then connect`);
   await stack.admin('POST', 'disconnect');
   await stack.waitForState('paused');
@@ -427,7 +421,7 @@ async function benchDrain(stack: BenchStack, bare: BareFloors, drainCount: numbe
       steadyRate: round((drainCount - 1) / ((drained.state.lastAt - drained.state.firstAt) / 1000)),
     },
   });
-  return { accepted: drainCount, sendsPerSecond: drainRate }; // all were accepted; the rest drains during the later benches
+  return drainRate;
 }
 
 // ---------- 4. sidecar memory ----------
@@ -451,8 +445,7 @@ function memoryDetail(u: SidecarMemoryUsage) {
 }
 
 /**
- * The soak: at least `target` sends (the earlier benches' count toward it), then every accepted
- * notification drained, a full GC in the sidecar (bench/gc-on-signal.mjs), and RSS against the
+ * The soak: `target` notifications sent on a fresh stack, every one drained, a full GC in the sidecar (bench/gc-on-signal.mjs), and RSS against the
  * idle reading. The wait is sized from the drain rate measured in bench 5 (twice the time the
  * backlog needs at that rate, capped), and it stops early only when sends stall.
  */
@@ -461,19 +454,13 @@ async function benchMemory(
   bare: BareFloors,
   idle: { sidecar: number; functions: number; sidecarAfterGc: SidecarMemoryUsage; sidecarRssAfterGc: number },
   sent: { state: { count: number } },
-  accepted: number,
   target: number,
   drainRate: number,
 ): Promise<void> {
-  const topUp = Math.max(0, target - accepted);
-  log(
-    `sidecar memory: ${sent.state.count} sends since the idle reading, ${accepted - sent.state.count} still queued, ${topUp} more notifications to reach ${target}`,
-  );
-  if (topUp > 0) {
-    const memBody = JSON.stringify({ apikey: stack.apiKey, self: true, message: `${MESSAGE} memory` });
-    await runLoad({ url: stack.notifyUrl, body: memBody, connections: 16, seconds: 120, amount: topUp });
-  }
-  const total = accepted + topUp;
+  log(`sidecar memory: ${target} notifications`);
+  const memBody = JSON.stringify({ apikey: stack.apiKey, self: true, message: `${MESSAGE} memory` });
+  await runLoad({ url: stack.notifyUrl, body: memBody, connections: 16, seconds: 120, amount: target });
+  const total = target;
   const backlog = Math.max(0, total - sent.state.count);
   const waitMs = Math.min(MEMORY_WAIT_CAP_MS, Math.max(30_000, (2 * backlog * 1000) / Math.max(drainRate, 1)));
   log(`  waiting for ${backlog} queued sends (drain measured at ${round(drainRate)} sends/s; bound ${round(waitMs / 1000)} s)`);
@@ -631,9 +618,9 @@ async function benchService(
   try {
     await sleep(2_000);
     await benchLatency(stack, bare, samples);
-    const drain = await benchDrain(stack, bare, 1_000);
+    const drainRate = await benchDrain(stack, bare, 1_000);
     await benchThroughput(stack, bareHttp, storage);
-    return drain.sendsPerSecond;
+    return drainRate;
   } finally {
     // What the throughput runs accepted is still queued: this stack is done with, its backlog too.
     await stack.dispose();
@@ -659,7 +646,7 @@ async function benchSoak(bare: BareFloors, drainRate: number): Promise<void> {
     );
     const sent = countReceived(stack, '');
     try {
-      await benchMemory(stack, bare, idle, sent, 0, Number(process.env.BENCH_MEMORY_SENDS ?? 10_000), drainRate);
+      await benchMemory(stack, bare, idle, sent, Number(process.env.BENCH_MEMORY_SENDS ?? 10_000), drainRate);
     } finally {
       sent.off();
     }

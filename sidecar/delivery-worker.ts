@@ -150,13 +150,10 @@ const RECENT_LIMIT = 200;
 const RECEIPT_LIMIT = 20_000;
 const keyOf = (r: { notificationId: string; index: number }) => `${r.notificationId}~${r.index}`;
 
-/** The same text in a string of its own (not a slice or a rope holding a larger string alive). */
-const flatCopy = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
-
 /**
- * A finished row as held for its receipts: every field in one order (so rows share one hidden class
- * instead of carrying their own), and the ETag copied (one from a batch response is a slice of the
- * whole response body, and would keep that alive as long as the row is held).
+ * A finished row as held for its receipts: every field in one order, so rows share one hidden class
+ * instead of carrying their own. (ETags come already copied out of their batch responses: the queue's
+ * etagAt.)
  */
 const slimRow = (r: RecipientRow): RecipientRow => ({
   notificationId: r.notificationId,
@@ -171,7 +168,7 @@ const slimRow = (r: RecipientRow): RecipientRow => ({
   error: r.error,
   messageIds: r.messageIds,
   updatedAt: r.updatedAt,
-  etag: flatCopy(r.etag),
+  etag: r.etag,
 });
 
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
@@ -618,10 +615,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         if (stored) p.row = stored;
       },
       receiptFlushMs,
-    ).then(() => {
-      // the write's new ETag is again a slice of its batch response; the value stays the same
-      if (!entries.has(keyOf(p.row))) p.row = slimRow(p.row);
-    });
+    );
   };
 
   const becomeOwner = (held: boolean) => {

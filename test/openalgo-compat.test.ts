@@ -143,6 +143,20 @@ async function inBatches<T, R>(items: T[], size: number, run: (item: T) => Promi
   return out;
 }
 
+/** Waits until every part of every case reached the peer; a timeout names the first few that did not. */
+function everyArrived(cases: Case[], ms: number): Promise<void> {
+  return waitUntil(
+    () => cases.every(arrived),
+    ms,
+    () =>
+      `every part of ${cases
+        .filter((c) => !arrived(c))
+        .map((c) => c.name)
+        .slice(0, 3)
+        .join('; ')}`,
+  );
+}
+
 /** Everything the peer must have received for a case: per recipient, each part with the case's tag. */
 function arrived(c: Case): boolean {
   return c.to().every((to) =>
@@ -207,16 +221,7 @@ describe('WhatsApp open', () => {
         });
       }
     });
-    await waitUntil(
-      () => cases.every(arrived),
-      60_000,
-      () =>
-        `every part of ${cases
-          .filter((c) => !arrived(c))
-          .map((c) => c.name)
-          .slice(0, 3)
-          .join('; ')}`,
-    );
+    await everyArrived(cases, 60_000);
   }, 240_000);
 
   test('kwargs idempotency_key makes a retry safe: the repeat gets the first answer and sends nothing', async () => {
@@ -283,16 +288,7 @@ describe('WhatsApp paused (deferred)', () => {
   test('after connect, every deferred combination is delivered, once', async () => {
     expect((await stack.admin('POST', 'connect')).status).toBe(200);
     await stack.waitForState('open');
-    await waitUntil(
-      () => cases.every(arrived),
-      120_000,
-      () =>
-        `every part of ${cases
-          .filter((c) => !arrived(c))
-          .map((c) => c.name)
-          .slice(0, 3)
-          .join('; ')}`,
-    );
+    await everyArrived(cases, 120_000);
     for (const c of cases.filter((x) => x.parts[0] === 'text')) {
       for (const to of c.to()) expect(stack.peer.received.filter((m) => m.to === to && m.text === `text ${c.tag}`)).toHaveLength(1);
     }

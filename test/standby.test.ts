@@ -11,7 +11,7 @@
  * functional requirement, lease + 5 s, not a speed goal.
  */
 import { azuriteConnectionString } from '../shared/config.js';
-import { chaosScenario } from './support/chaos-burst.js';
+import { chaosScenario, type ChaosCounts } from './support/chaos-burst.js';
 import { freePort } from './support/free-port.js';
 import { startPairedStack, type PairedStack } from './support/paired-stack.js';
 import { sidecarProcess, type SidecarProcess } from './support/sidecar-process.js';
@@ -123,6 +123,16 @@ test('the standby says so and names the holder; a send that reaches it is queued
   expect(stack.peer.stats.currentLogins).toBe(1);
 }, 60_000);
 
+/** What every takeover must show: nothing lost or doubled, one socket at a time, open within the bound, then deliveries. */
+function expectCleanTakeover(counts: ChaosCounts, openMs: number | undefined, firstMs: number | undefined): void {
+  expect(counts.lostTexts).toEqual([]);
+  expect(counts.duplicated).toBe(0);
+  expect(counts.unansweredSentTwice).toBe(0);
+  expect(stack.peer.stats.maxLogins).toBe(1);
+  expect(openMs).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
+  expect(firstMs).toBeDefined();
+}
+
 test('kill -9 the holder mid-burst: the standby takes over within lease + 5 s, nothing lost or doubled, never two sockets', async () => {
   stack.peer.stats.maxLogins = stack.peer.stats.currentLogins;
   let openMs: number | undefined;
@@ -147,12 +157,7 @@ test('kill -9 the holder mid-burst: the standby takes over within lease + 5 s, n
     timeoutMs: 90_000,
     extra: () => ({ takeoverOpenMs: openMs, takeoverFirstDeliveryMs: firstMs, maxSockets: stack.peer.stats.maxLogins }),
   });
-  expect(counts.lostTexts).toEqual([]);
-  expect(counts.duplicated).toBe(0);
-  expect(counts.unansweredSentTwice).toBe(0);
-  expect(stack.peer.stats.maxLogins).toBe(1);
-  expect(openMs).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
-  expect(firstMs).toBeDefined();
+  expectCleanTakeover(counts, openMs, firstMs);
   expect(stack.peer.stats.pairings).toBe(1);
 
   // The old holder, restarted, is now the standby.
@@ -189,12 +194,7 @@ test('the holder cut off from storage mid-burst closes its socket before its lea
     extra: () => ({ takeoverOpenMs: openMs, takeoverFirstDeliveryMs: firstMs, maxSockets: stack.peer.stats.maxLogins }),
   });
   console.log(JSON.stringify({ cutToSocketClosedMs: closedMs }));
-  expect(counts.lostTexts).toEqual([]);
-  expect(counts.duplicated).toBe(0);
-  expect(counts.unansweredSentTwice).toBe(0);
-  expect(stack.peer.stats.maxLogins).toBe(1);
-  expect(openMs).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
-  expect(firstMs).toBeDefined();
+  expectCleanTakeover(counts, openMs, firstMs);
 
   // Storage back: the partitioned sidecar rejoins as the standby and stays off WhatsApp.
   await waitStatus(b.url, (s) => s.standby === true && s.holder === 'sidecar-a', 20_000);
