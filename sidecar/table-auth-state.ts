@@ -381,6 +381,7 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
       }
     }
   };
+  let kickTimer: NodeJS.Timeout | undefined;
   const kick = () => {
     if (running) return;
     running = loop().finally(() => {
@@ -395,7 +396,13 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
       for (const [rowKey, upsert] of upserts) pending.set(rowKey, { upsert });
       for (const rowKey of removals) pending.set(rowKey, { remove: true });
       taken++;
-      kick();
+      // Not now: set() runs inside a send's key transaction, and the SDK builds the whole request
+      // in microtasks. A timer lets the send's frame go out first; the write follows a turn later.
+      if (!running && !kickTimer)
+        kickTimer = setTimeout(() => {
+          kickTimer = undefined;
+          kick();
+        }, 0);
     },
     flushed(): Promise<void> {
       if (stored >= taken) return Promise.resolve();

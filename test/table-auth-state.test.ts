@@ -152,3 +152,30 @@ test('cut from storage, key writes lag: writesLagging() says so until they get t
     await proxy.close();
   }
 }, 60_000);
+
+test('a key write leaves after the send that set it: set() resolves before the SDK is asked for the transaction', async () => {
+  // Baileys calls set() at the end of a send's key transaction and writes the frame after it; the
+  // SDK builds a transaction in microtasks, which would otherwise run ahead of the frame.
+  const events: string[] = [];
+  const real = createTableStore(azuriteConnectionString(counter.port));
+  const tables = {
+    ensureTables: () => real.ensureTables(),
+    client: (name: Parameters<typeof real.client>[0]) => {
+      const client = real.client(name);
+      if (name !== 'session') return client;
+      return Object.assign(Object.create(client) as typeof client, {
+        submitTransaction: (...args: Parameters<typeof client.submitTransaction>) => {
+          events.push('transaction');
+          return client.submitTransaction(...args);
+        },
+      });
+    },
+  };
+  const store = await loadTableAuthState(tables, cipher, {});
+  await store.state.keys.get('session', ['x']);
+  await store.state.keys.set({ session: { 'order.0': Buffer.from('ratchet') } });
+  events.push('set resolved');
+  await store.flushed();
+  expect(events).toEqual(['set resolved', 'transaction']);
+  expect(Buffer.from((await (await open()).state.keys.get('session', ['order.0']))['order.0']!).toString()).toBe('ratchet');
+});
