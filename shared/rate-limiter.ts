@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from './clock.js';
 import { describeRateLimit, type RateLimitSpec } from './rate-limit-spec.js';
+import { entryBound } from './lru-bound.js';
 
 /** A refusal carries the limit as text (`30 per minute`), so a 429 can say which rate was hit. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; rate: string };
@@ -18,7 +19,7 @@ export interface RateLimiter {
 
 export function createRateLimiter(spec: RateLimitSpec, clock: Clock, maxKeys = 100_000): RateLimiter {
   // Bounded under a flood of distinct keys: the least recently hit key goes first.
-  const windows = new LRUCache<string, { start: number; count: number }>({ max: maxKeys });
+  const windows = new LRUCache<string, { start: number; count: number }>(entryBound(maxKeys));
   const rate = describeRateLimit(spec);
 
   const current = (key: string, now: number) => {

@@ -44,6 +44,7 @@ import { backoffDelayMs } from '../shared/backoff.js';
 import { messageParts, type MessagePart } from './message-parts.js';
 import type { PartContentBuilder } from './part-content.js';
 import type { ReceiptStatus, WhatsAppSession } from './whatsapp-session.js';
+import { entryBound } from '../shared/lru-bound.js';
 
 export interface DeliveryReport {
   notificationId: string;
@@ -197,9 +198,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
    */
   const receiptMemoryMs = deps.receiptMemoryMs ?? 60_000;
   // Purged by one timer (start()), not lru-cache's ttlAutopurge: that is a timer per entry.
-  const finished = new LRUCache<string, Persisted>({ max: RECEIPT_LIMIT, ttl: receiptMemoryMs });
+  const finished = new LRUCache<string, Persisted>({ ...entryBound(RECEIPT_LIMIT), ttl: receiptMemoryMs });
   /** Row key by message id, for rows written before ids were derived (message-ids.ts); others parse. */
-  const legacyIds = new LRUCache<string, string>({ max: RECEIPT_LIMIT, ttl: receiptMemoryMs });
+  const legacyIds = new LRUCache<string, string>({ ...entryBound(RECEIPT_LIMIT), ttl: receiptMemoryMs });
   let receiptPurge: NodeJS.Timeout | undefined;
   /** Rows being read back for a late receipt, so receipts of one row share the read. */
   const readingBack = new Map<string, Promise<Persisted | undefined>>();

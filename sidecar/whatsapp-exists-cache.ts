@@ -6,6 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../shared/clock.js';
+import { entryBound } from '../shared/lru-bound.js';
 
 export interface ExistsCache {
   /** The remembered answer, or undefined when WhatsApp must be asked. */
@@ -18,7 +19,7 @@ export function createExistsCache(deps: { clock: Clock; existsTtlMs: number; mis
   const { existsTtlMs, missingTtlMs } = deps;
   const cache = new LRUCache<string, boolean>({
     // A trader's contacts are a handful; the bound only stops a caller cycling numbers from growing it.
-    max: deps.maxEntries ?? 10_000,
+    ...entryBound(deps.maxEntries ?? 10_000),
     ttl: Math.max(existsTtlMs, missingTtlMs, 1),
     // The injected clock, read on every check (no cached "now"), so tests can move time.
     perf: deps.clock,
