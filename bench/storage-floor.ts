@@ -60,8 +60,8 @@ function rowsFor(id: string, apiKeyHash: string, content: string, now: Date): Tr
 export async function measureStorageFloor(
   connectionString: string,
   message: string,
-  options: { seconds: number; configs: { group: number; concurrency: number }[] },
-): Promise<StorageFloorRun[]> {
+  options: { seconds: number; configs: { group: number; concurrency: number }[]; insertSamples: number },
+): Promise<{ runs: StorageFloorRun[]; insertMs: number[] }> {
   const opts = { allowInsecureConnection: true, retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 } };
   await TableServiceClient.fromConnectionString(connectionString, opts).createTable(TABLE);
   const client = TableClient.fromConnectionString(connectionString, TABLE, opts);
@@ -71,6 +71,14 @@ export async function measureStorageFloor(
   for (let i = 0; i < 20; i++) {
     const now = new Date();
     await client.submitTransaction(rowsFor(newNotificationId(now), apiKeyHash, content, now));
+  }
+  // One notification's insert, alone and awaited: what the accept path waits for before a send.
+  const insertMs: number[] = [];
+  for (let i = 0; i < options.insertSamples; i++) {
+    const now = new Date();
+    const t0 = performance.now();
+    await client.submitTransaction(rowsFor(newNotificationId(now), apiKeyHash, content, now));
+    insertMs.push(performance.now() - t0);
   }
   const runs: StorageFloorRun[] = [];
   for (const { group, concurrency } of options.configs) {
@@ -93,5 +101,5 @@ export async function measureStorageFloor(
     const seconds = (performance.now() - started) / 1000;
     runs.push({ notificationsPerTransaction: group, concurrency, seconds, notifications: done, notificationsPerSecond: done / seconds });
   }
-  return runs;
+  return { runs, insertMs };
 }
