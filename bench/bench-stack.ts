@@ -4,6 +4,7 @@
  * (node dist/functions/local-host.js), with the loopback WhatsApp peer in this process playing
  * WhatsApp's server and the phone. Pairing goes through the admin API like an operator would.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { createTableStore } from '../shared/table-store.js';
 import { startAzurite, type AzuriteHandle } from '../test/support/azurite.js';
 import { freePort } from '../test/support/free-port.js';
 import { startWhatsAppPeer, type WhatsAppPeer } from '../test/whatsapp-peer/index.js';
-import { childPidsMatching, cpuSecondsOf, startChild, type Child } from './processes.js';
+import { ROOT, childPidsMatching, cpuSecondsOf, startChild, type Child } from './processes.js';
 import { sleep, until } from './stats.js';
 
 export interface BenchStack {
@@ -35,6 +36,12 @@ export interface BenchStack {
   admin(method: string, route: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   waitForState(state: string, timeoutMs?: number): Promise<void>;
   notify(body: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }>;
+  /**
+   * `n` notify requests one after another, each with `message: <tag>-<i>`, timed by a client in a
+   * process of its own (bench/sequential-client.mjs): this process hosts the peer, whose work after
+   * each ack would otherwise delay reading the answer. Milliseconds per request, in order.
+   */
+  sequentialNotify(body: Record<string, unknown>, tag: string, n: number): Promise<{ text: string; ms: number }[]>;
   /** With `standby: true`: starts the second sidecar (same storage and secrets, its own id and port). */
   startStandby(): Promise<void>;
   dispose(): Promise<void>;
@@ -158,6 +165,23 @@ export async function startBenchStack(
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
+  const sequentialNotify: BenchStack['sequentialNotify'] = (body, tag, n) =>
+    new Promise((resolve, reject) => {
+      const template = JSON.stringify({ apikey: apiKey, ...body });
+      execFile(
+        process.execPath,
+        [path.join(ROOT, 'bench', 'sequential-client.mjs'), notifyUrl, template, tag, String(n)],
+        { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 + n * 1_000 },
+        (error, stdout) => {
+          if (error) return reject(error);
+          const { samples } = JSON.parse(stdout) as { samples: { text: string; ms: number; status: number; body?: string }[] };
+          const refused = samples.find((r) => r.status !== 200);
+          if (refused) return reject(new Error(`notify answered ${refused.status}: ${refused.body}`));
+          resolve(samples.map(({ text, ms }) => ({ text, ms })));
+        },
+      );
+    });
+
   // pair: admin API → QR → the peer's scripted phone scans it → 515 restart → open
   const started = await admin('POST', 'pair', {});
   if (started.status !== 200) throw new Error(`pair failed: ${JSON.stringify(started.body)}`);
@@ -199,6 +223,7 @@ export async function startBenchStack(
     admin,
     waitForState,
     notify,
+    sequentialNotify,
     async startStandby() {
       if (standbyPort === undefined) throw new Error(`${name}: started without standby: true`);
       standby = startChild(

@@ -31,12 +31,7 @@ async function latency(stack: BenchStack): Promise<void> {
   const run = async (tag: string, n: number) => {
     const added: number[] = [];
     const e2e: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const text = `${tag}-${i}`;
-      const t0 = performance.now();
-      const res = await stack.notify({ self: true, message: text, wait_for_delivery: true });
-      const ms = performance.now() - t0;
-      if (res.status !== 200) throw new Error(`wait_for_delivery answered ${res.status}: ${JSON.stringify(res.body)}`);
+    for (const { text, ms } of await stack.sequentialNotify({ self: true, wait_for_delivery: true }, tag, n)) {
       const rec = stack.peer.received.find((m) => m.text === text);
       const ack = rec?.handledAt !== undefined && rec.ackedAt !== undefined ? rec.ackedAt - rec.handledAt : 0;
       e2e.push(ms);

@@ -305,18 +305,12 @@ async function benchBareBaileys(samples: number, drainCount: number): Promise<Ba
 async function benchLatency(stack: BenchStack, bare: BareFloors, samples: number, storage: StorageFloor): Promise<void> {
   const contact = stack.peer.addContact('919876543210');
   const latency = async (recipient: Record<string, unknown>, tag: string, n: number) => {
-    const out: { e2e: number; ack: number }[] = [];
-    for (let i = 0; i < n; i++) {
-      const text = `${tag}-${i}`;
-      const t0 = performance.now();
-      const res = await stack.notify({ ...recipient, message: text, wait_for_delivery: true });
-      const e2e = performance.now() - t0;
-      if (res.status !== 200) throw new Error(`wait_for_delivery answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const timed = await stack.sequentialNotify({ ...recipient, wait_for_delivery: true }, tag, n);
+    return timed.map(({ text, ms }) => {
       const ack = ackTime(stack.peer, (m) => m.text === text);
       if (ack === undefined) throw new Error(`the peer has no ack timing for ${text}`);
-      out.push({ e2e, ack });
-    }
-    return out;
+      return { e2e: ms, ack };
+    });
   };
   log(`wait_for_delivery latency: ${samples} sequential requests to self, ${samples} to a contact`);
   await latency({ self: true }, 'warm-self', 20);
