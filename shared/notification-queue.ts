@@ -23,6 +23,7 @@ import { odata, type TableEntityResult, type TransactionAction } from '@azure/da
 import type { TableStore } from './table-store.js';
 import { removeWholePartition } from './partition-removal.js';
 import { createGroupCommitter } from './group-commit.js';
+import { submitTransaction, type TransactionResult } from './table-transaction.js';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageStatus } from './table-store.js';
 import { notificationContentSchema } from './sidecar-protocol.js';
 import { recipientAddress, type NewNotification } from './notification-model.js';
@@ -373,20 +374,16 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
     return marked;
   };
 
-  // Sub-responses come in the order of the actions (Azurite names no row key in them).
-  type BatchResult = { subResponses: { etag?: string; rowKey?: string }[] };
-  // A sub-response's ETag is a slice of the whole batch response body, and V8 keeps a slice's parent
-  // alive: copy it, or every row the worker holds pins a ~17 KiB body (docs/memory.md).
-  const etagAt = (result: BatchResult, position: number): string => {
-    const etag = result.subResponses[position]?.etag;
-    return etag ? Buffer.from(etag, 'utf8').toString('utf8') : '';
-  };
+  // Sub-responses come in the order of the actions; their ETags come copied out of the response
+  // body (table-transaction.ts), so a row the worker holds does not pin a whole body.
+  type BatchResult = TransactionResult;
+  const etagAt = (result: BatchResult, position: number): string => result.subResponses[position]?.etag ?? '';
   /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
   const withEtags = (p: PendingInsert, result: BatchResult, offset: number) =>
     p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
   const insertOne = async (p: PendingInsert, retried = false): Promise<void> => {
     try {
-      p.resolve(withEtags(p, await client().submitTransaction(p.actions), 0));
+      p.resolve(withEtags(p, await submitTransaction(client(), p.actions), 0));
     } catch (error) {
       // A 500 "Transaction Failed" is transient (Azurite answers it under concurrent transactions on
       // one partition): a transaction is atomic, so one more try is safe, and a 409 then means the
@@ -438,7 +435,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
       }
       let result: BatchResult;
       try {
-        result = await client().submitTransaction(actions);
+        result = await submitTransaction(client(), actions);
       } catch {
         // One bad member (a repeat id, a row someone else changed) fails the whole transaction:
         // each alone finds out which, and the rest land.

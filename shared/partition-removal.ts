@@ -4,6 +4,7 @@
  */
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { isNotFound } from './table-store.js';
+import { submitTransaction } from './table-transaction.js';
 
 /** Deletes every row of one partition; returns how many there were. */
 export async function removeWholePartition(client: TableClient, partitionKey: string): Promise<number> {
@@ -12,7 +13,10 @@ export async function removeWholePartition(client: TableClient, partitionKey: st
     keys.push(e.rowKey!);
   for (let i = 0; i < keys.length; i += 100) {
     const slice = keys.slice(i, i + 100);
-    await client.submitTransaction(slice.map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }])).catch(async () => {
+    await submitTransaction(
+      client,
+      slice.map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]),
+    ).catch(async () => {
       // Someone removed a row meanwhile (a transaction fails whole): one by one, gone is fine.
       for (const rowKey of slice) {
         await client.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {

@@ -32,6 +32,7 @@ import { LRUCache } from 'lru-cache';
 import { fromChunkProperties, toChunkProperties } from '../shared/chunked-binary.js';
 import type { Logger } from '../shared/logger.js';
 import { getEntityOrUndefined, type TableStore } from '../shared/table-store.js';
+import { submitTransaction } from '../shared/table-transaction.js';
 import type { SessionCipher } from './session-cipher.js';
 
 const CREDS_PK = 'creds';
@@ -266,7 +267,10 @@ export async function loadTableAuthState(
       rowKeys.push(e.rowKey!);
     // Hundreds of key rows after a while: delete them in entity-group transactions, not one by one.
     for (let i = 0; i < rowKeys.length; i += 100) {
-      await c.submitTransaction(rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey: pk, rowKey }]));
+      await submitTransaction(
+        c,
+        rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey: pk, rowKey }]),
+      );
     }
   };
 
@@ -345,7 +349,7 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
       else removals.push(rowKey);
     }
     // 50 sealed rows stay well under a transaction's 4 MiB, even chunked ones.
-    for (let i = 0; i < upserts.length; i += 50) await client.submitTransaction(upserts.slice(i, i + 50));
+    for (let i = 0; i < upserts.length; i += 50) await submitTransaction(client, upserts.slice(i, i + 50));
     // Deletes of missing rows would fail a transaction, so they run on their own, tolerated.
     await Promise.all(
       removals.map((rowKey) =>
@@ -396,8 +400,8 @@ function createKeyWriter(deps: { client: TableClient; log?: Logger; canWrite: ()
       for (const [rowKey, upsert] of upserts) pending.set(rowKey, { upsert });
       for (const rowKey of removals) pending.set(rowKey, { remove: true });
       taken++;
-      // Not now: set() runs inside a send's key transaction, and the SDK builds the whole request
-      // in microtasks. A timer lets the send's frame go out first; the write follows a turn later.
+      // Not now: set() runs inside a send's key transaction, and the transaction is rendered and
+      // signed in microtasks. A timer lets the send's frame go out first; the write follows a turn later.
       if (!running && !kickTimer)
         kickTimer = setTimeout(() => {
           kickTimer = undefined;

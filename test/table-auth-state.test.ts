@@ -153,24 +153,19 @@ test('cut from storage, key writes lag: writesLagging() says so until they get t
   }
 }, 60_000);
 
-test('a key write leaves after the send that set it: set() resolves before the SDK is asked for the transaction', async () => {
+test('a key write leaves after the send that set it: set() resolves before its transaction goes out', async () => {
   // Baileys calls set() at the end of a send's key transaction and writes the frame after it; the
-  // SDK builds a transaction in microtasks, which would otherwise run ahead of the frame.
+  // transaction is rendered and sent through the client pipeline in microtasks, which would otherwise run ahead of the frame.
   const events: string[] = [];
-  const real = createTableStore(azuriteConnectionString(counter.port));
-  const tables = {
-    ensureTables: () => real.ensureTables(),
-    client: (name: Parameters<typeof real.client>[0]) => {
-      const client = real.client(name);
-      if (name !== 'session') return client;
-      return Object.assign(Object.create(client) as typeof client, {
-        submitTransaction: (...args: Parameters<typeof client.submitTransaction>) => {
-          events.push('transaction');
-          return client.submitTransaction(...args);
-        },
-      });
+  const tables = createTableStore(azuriteConnectionString(counter.port));
+  // The store hands out one client per table: a policy on its pipeline sees each request leave.
+  tables.client('session').pipeline.addPolicy({
+    name: 'record-transactions',
+    sendRequest: (request, next) => {
+      if (request.url.includes('$batch')) events.push('transaction');
+      return next(request);
     },
-  };
+  });
   const store = await loadTableAuthState(tables, cipher, {});
   await store.state.keys.get('session', ['x']);
   await store.state.keys.set({ session: { 'order.0': Buffer.from('ratchet') } });
