@@ -44,8 +44,8 @@ function serializeEntity(entity: Record<string, unknown>): string {
     let serialized: unknown = value;
     if (typeof value === 'object' && value !== null && !(value instanceof Date) && !(value instanceof Uint8Array)) {
       const typed = value as { value?: unknown; type?: unknown };
-      if (typed.value === undefined || typed.type === undefined || !EDM_TYPES.has(String(typed.type)))
-        throw new Error(`Unknown EDM type ${typeof typed.value}`);
+      if (typed.value === undefined || typed.type === undefined) throw new Error(`Unknown EDM type ${typeof value}`);
+      if (!EDM_TYPES.has(String(typed.type))) throw new Error(`Unknown EDM type ${typeof typed.value}`);
       serialized = typed.value;
       type = `Edm.${String(typed.type)}`;
     } else if (typeof value === 'bigint') {
