@@ -324,7 +324,7 @@ async function benchLatency(stack: BenchStack, bare: BareFloors, samples: number
     const added = rs.map((r) => r.e2e - r.ack);
     const p50 = percentile(added, 50);
     notes.push(
-      `wait_for_delivery to ${label}, added p50 ${round(p50, 2)} ms = Baileys alone ${round(percentile(floor, 50), 2)} ms + one notification's insert into Azurite (sequential, SDK) ${round(percentile(storage.insertMs, 50), 2)} ms + the service's own ${round(p50 - percentile(floor, 50) - percentile(storage.insertMs, 50), 2)} ms (HTTP, function host, WebSocket both ways)`,
+      `wait_for_delivery to ${label}, added p50 ${round(p50, 2)} ms = Baileys alone ${round(percentile(floor, 50), 2)} ms + one notification's insert into Azurite (sequential, as the service sends it) ${round(percentile(storage.insertMs, 50), 2)} ms + the service's own ${round(p50 - percentile(floor, 50) - percentile(storage.insertMs, 50), 2)} ms (HTTP, function host, WebSocket both ways)`,
     );
     log(
       `  to ${label}: end-to-end p50 ${round(
