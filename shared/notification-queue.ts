@@ -376,10 +376,9 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
 
   // Sub-responses come in the order of the actions; their ETags come copied out of the response
   // body (table-transaction.ts), so a row the worker holds does not pin a whole body.
-  type BatchResult = TransactionResult;
-  const etagAt = (result: BatchResult, position: number): string => result.subResponses[position]?.etag ?? '';
+  const etagAt = (result: TransactionResult, position: number): string => result.subResponses[position]?.etag ?? '';
   /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
-  const withEtags = (p: PendingInsert, result: BatchResult, offset: number) =>
+  const withEtags = (p: PendingInsert, result: TransactionResult, offset: number) =>
     p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
   const insertOne = async (p: PendingInsert, retried = false): Promise<void> => {
     try {
@@ -421,7 +420,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
     async commit(group) {
       if (group.length === 1) return writeOne(group[0]!);
       const actions: TransactionAction[] = [];
-      const settle: ((result: BatchResult) => void)[] = [];
+      const settle: ((result: TransactionResult) => void)[] = [];
       for (const p of group) {
         const offset = actions.length;
         if (p.kind === 'insert') {
@@ -433,7 +432,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
           settle.push((result) => p.resolve({ ...row, etag: etagAt(result, offset) || row.etag }));
         }
       }
-      let result: BatchResult;
+      let result: TransactionResult;
       try {
         result = await submitTransaction(client(), actions);
       } catch {

@@ -110,16 +110,15 @@ function subRequest(base: string, table: string, action: TransactionAction, chan
   return lines.join(CRLF);
 }
 
-/** The request body, as TableTransaction builds it (for the comparison test, and for submitTransaction). */
-export function renderTransaction(
+/** The request as TableTransaction builds it: URL, headers and multipart body. */
+function renderTransaction(
   client: Pick<TableClient, 'url' | 'tableName'>,
   actions: TransactionAction[],
-  ids: { batch: string; changeset: string } = { batch: randomUUID(), changeset: randomUUID() },
 ): { url: string; headers: Record<string, string>; body: string } {
   const [base, sas] = client.url.split('?');
   const account = base!.replace(/\/$/, '');
-  const batch = `batch_${ids.batch}`;
-  const changeset = `changeset_${ids.changeset}`;
+  const batch = `batch_${randomUUID()}`;
+  const changeset = `changeset_${randomUUID()}`;
   const parts = [`--${batch}${CRLF}content-type: multipart/mixed; boundary=${changeset}${CRLF}${CRLF}`];
   for (const action of actions) parts.push(subRequest(account, client.tableName, action, changeset));
   const body = `${parts.join(CRLF)}${CRLF}--${changeset}--${CRLF}--${batch}--${CRLF}`;
@@ -155,7 +154,7 @@ function fail(text: string, status: number, response: PipelineResponse): never {
 }
 
 /** Parses a transaction's response as the SDK does; throws the failed sub-request's error. */
-export function parseTransactionResponse(response: PipelineResponse): TransactionResult {
+function parseTransactionResponse(response: PipelineResponse): TransactionResult {
   const raw = response.bodyAsText ?? '';
   if (response.status < 200 || response.status >= 300) fail(raw, response.status, response);
   const parts = raw.split('--changesetresponse_').slice(1, -1);
