@@ -94,14 +94,39 @@ export function createGroupCommitter<T>(options: GroupCommitOptions<T>): GroupCo
     return groups;
   };
 
+  /** Partitions with a transaction in flight: one at a time per partition, the rest gathers behind it. */
+  const busy = new Set<string>();
   const flush = async (): Promise<void> => {
     if (active >= maxInFlight) return;
     active++;
     try {
-      while (waiting.length > 0) {
-        const batch = waiting;
-        waiting = [];
-        await Promise.all(groupsOf(batch).map((group) => options.commit(group)));
+      for (;;) {
+        // The first group of each free partition leaves; the rest waits, in order, for its
+        // partition's transaction to land (storage may refuse concurrent transactions on one
+        // partition: Azurite answers 500 "Transaction Failed").
+        const blocked = waiting.filter((item) => busy.has(options.partitionOf(item)));
+        const leaving: T[][] = [];
+        const held: T[] = [];
+        for (const group of groupsOf(waiting.filter((item) => !busy.has(options.partitionOf(item))))) {
+          const pk = options.partitionOf(group[0]!);
+          if (busy.has(pk)) held.push(...group);
+          else {
+            busy.add(pk);
+            leaving.push(group);
+          }
+        }
+        waiting = [...held, ...blocked];
+        if (leaving.length === 0) return;
+        await Promise.all(
+          leaving.map(async (group) => {
+            try {
+              await options.commit(group);
+            } finally {
+              busy.delete(options.partitionOf(group[0]!));
+              if (waiting.length > 0) schedule();
+            }
+          }),
+        );
       }
     } finally {
       active--;

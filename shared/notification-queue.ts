@@ -437,8 +437,9 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
         result = await submitTransaction(client(), actions);
       } catch {
         // One bad member (a repeat id, a row someone else changed) fails the whole transaction:
-        // each alone finds out which, and the rest land.
-        await Promise.all(group.map(writeOne));
+        // each alone finds out which, and the rest land; one after another, as one partition's
+        // transactions always go.
+        for (const p of group) await writeOne(p);
         return;
       }
       for (const s of settle) s(result);

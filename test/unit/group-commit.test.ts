@@ -49,6 +49,36 @@ test('what arrives while a transaction is in flight goes in the next one; the sa
   expect(transactions.slice(1)).toEqual([['2', '3'], ['3']]);
 });
 
+test('one transaction per partition in flight: the next waits for it to land, another partition does not', async () => {
+  const inFlight = new Map<string, number>();
+  let most = 0;
+  const events: string[] = [];
+  const committer = createGroupCommitter<Item>({
+    partitionOf: (i) => i.pk,
+    actionsOf: (i) => i.actions,
+    keyOf: (i) => i.key,
+    async commit(group) {
+      const pk = group[0]!.pk;
+      inFlight.set(pk, (inFlight.get(pk) ?? 0) + 1);
+      most = Math.max(most, inFlight.get(pk)!);
+      events.push(`start ${group.map((i) => i.key).join(',')}`);
+      await sleep(20);
+      events.push(`end ${group.map((i) => i.key).join(',')}`);
+      inFlight.set(pk, inFlight.get(pk)! - 1);
+    },
+  });
+  committer.add(item('a', '1'));
+  await sleep(5); // '1' is in flight; what follows arrives in later turns
+  committer.add(item('a', '2'));
+  await sleep(1);
+  committer.add(item('a', '3'));
+  committer.add(item('b', '4'));
+  await sleep(80);
+  expect(most).toBe(1);
+  expect(events).toEqual(['start 1', 'start 4', 'end 1', 'start 2,3', 'end 4', 'end 2,3']);
+  expect(committer.pending()).toBe(0);
+});
+
 test('no transaction exceeds the action limit', async () => {
   const { committer, transactions } = recorder();
   for (let i = 0; i < 30; i++) committer.add(item('a', String(i), 8)); // 240 actions
