@@ -24,7 +24,7 @@ import type { TableStore } from './table-store.js';
 import { removeWholePartition } from './partition-removal.js';
 import { createGroupCommitter } from './group-commit.js';
 import { submitTransaction, type TransactionResult } from './table-transaction.js';
-import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed, storageStatus } from './table-store.js';
+import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from './table-store.js';
 import { notificationContentSchema } from './sidecar-protocol.js';
 import { recipientAddress, type NewNotification } from './notification-model.js';
 
@@ -380,14 +380,11 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
   /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
   const withEtags = (p: PendingInsert, result: TransactionResult, offset: number) =>
     p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
-  const insertOne = async (p: PendingInsert, retried = false): Promise<void> => {
+  const insertOne = async (p: PendingInsert): Promise<void> => {
     try {
       p.resolve(withEtags(p, await submitTransaction(client(), p.actions), 0));
     } catch (error) {
-      // A 500 "Transaction Failed" is transient (Azurite answers it under concurrent transactions on
-      // one partition): a transaction is atomic, so one more try is safe, and a 409 then means the
-      // first one landed after all.
-      if (!retried && storageStatus(error) === 500) return insertOne(p, true);
+      // A 409 after submitTransaction's retries of a 500 means an earlier try landed after all.
       p.reject(isConflict(error) ? new NotificationExists(p.notification.id) : error);
     }
   };

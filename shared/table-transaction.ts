@@ -12,9 +12,10 @@
  *
  * The result and the errors are the SDK's: `subResponses` in the order of the actions (status and
  * ETag, copied out of the response body), and a RestError with the status and error code of the
- * failed sub-request.
+ * failed sub-request. A 500 is tried again a few times first (see submitTransaction).
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import {
   RestError,
@@ -31,6 +32,8 @@ export interface TransactionResult {
 }
 
 const CRLF = '\r\n';
+/** Tries of a transaction answered 500 (see submitTransaction). */
+const TRANSIENT_TRIES = 5;
 const defaultHttpClient = createDefaultHttpClient();
 
 const EDM_TYPES = new Set(['Boolean', 'DateTime', 'Double', 'Guid', 'Int32', 'Int64', 'String', 'Binary']);
@@ -180,12 +183,23 @@ export async function submitTransaction(
   if (actions.some(([, entity]) => entity.partitionKey !== partitionKey))
     throw new Error('All operations in a transaction must target the same partitionKey');
   const { url, headers, body } = renderTransaction(client, actions);
-  const request = createPipelineRequest({
-    url,
-    method: 'POST',
-    body,
-    headers: createHttpHeaders(headers),
-    allowInsecureConnection: url.startsWith('http:'),
-  });
-  return parseTransactionResponse(await client.pipeline.sendRequest(options.httpClient ?? defaultHttpClient, request));
+  for (let attempt = 1; ; attempt++) {
+    const request = createPipelineRequest({
+      url,
+      method: 'POST',
+      body,
+      headers: createHttpHeaders(headers),
+      allowInsecureConnection: url.startsWith('http:'),
+    });
+    try {
+      return parseTransactionResponse(await client.pipeline.sendRequest(options.httpClient ?? defaultHttpClient, request));
+    } catch (error) {
+      // A failed sub-request arrives inside a 202, so the pipeline's own retry never sees a 500
+      // there. Azurite answers one with 500 "Transaction Failed" whenever two transactions overlap
+      // (its store tracks one at a time, across tables); a transaction is atomic, so trying again
+      // is safe, and a 409 or 412 on a later try means an earlier one landed.
+      if (!(error instanceof RestError) || error.statusCode !== 500 || attempt >= TRANSIENT_TRIES) throw error;
+      await sleep(attempt * (2 + Math.random() * 8));
+    }
+  }
 }
