@@ -27,6 +27,7 @@ import { submitTransaction, type TransactionResult } from './table-transaction.j
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from './table-store.js';
 import { notificationContentSchema } from './sidecar-protocol.js';
 import { recipientAddress, type NewNotification } from './notification-model.js';
+import { rowWith } from './recipient-row.js';
 
 export type { NewNotification } from './notification-model.js';
 
@@ -255,10 +256,10 @@ function toRow(e: RecipientEntity & { etag: string }): RecipientRow {
     state: e.state,
     attempts: e.attempts,
     nextAttemptAt: e.nextAttemptAt,
-    ...(typeof e.expiresAt === 'number' ? { expiresAt: e.expiresAt } : {}),
-    ...(e.leaseOwner ? { leaseOwner: e.leaseOwner } : {}),
-    ...(typeof e.leaseUntil === 'number' && e.leaseUntil > 0 ? { leaseUntil: e.leaseUntil } : {}),
-    ...(e.error ? { error: e.error } : {}),
+    expiresAt: typeof e.expiresAt === 'number' ? e.expiresAt : undefined,
+    leaseOwner: e.leaseOwner ? e.leaseOwner : undefined,
+    leaseUntil: typeof e.leaseUntil === 'number' && e.leaseUntil > 0 ? e.leaseUntil : undefined,
+    error: e.error ? e.error : undefined,
     messageIds: e.messageIds ? (JSON.parse(e.messageIds) as string[]) : [],
     updatedAt: Date.parse(e.updatedAt),
     etag: e.etag,
@@ -308,7 +309,9 @@ function rowsFor(n: NewNotification, claim: InsertClaim | undefined): RecipientR
     attempts: 0,
     nextAttemptAt: n.createdAt,
     expiresAt: n.expiresAt,
-    ...(claim ? { leaseOwner: claim.owner, leaseUntil: claim.leaseUntil } : {}),
+    leaseOwner: claim?.owner,
+    leaseUntil: claim?.leaseUntil,
+    error: undefined,
     messageIds: [],
     updatedAt: n.createdAt,
     etag: '',
@@ -379,7 +382,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
   const etagAt = (result: TransactionResult, position: number): string => result.subResponses[position]?.etag ?? '';
   /** The rows of insert `p`, whose actions start at `offset` in the transaction (header first). */
   const withEtags = (p: PendingInsert, result: TransactionResult, offset: number) =>
-    p.rows.map((row, i) => ({ ...row, etag: etagAt(result, offset + 1 + i) }));
+    p.rows.map((row, i) => rowWith(row, { etag: etagAt(result, offset + 1 + i) }));
   const insertOne = async (p: PendingInsert): Promise<void> => {
     try {
       p.resolve(withEtags(p, await submitTransaction(client(), p.actions), 0));
@@ -392,13 +395,13 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
   const updateOne = async (row: RecipientRow): Promise<RecipientRow | undefined> => {
     try {
       const result = await client().updateEntity(toEntity(row), 'Replace', { etag: row.etag });
-      return { ...row, etag: result.etag ?? row.etag };
+      return rowWith(row, { etag: result.etag ?? row.etag });
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) return undefined;
       throw error;
     }
   };
-  const rowOf = (p: PendingSave): RecipientRow => ({ ...p.current(), updatedAt: Date.now() });
+  const rowOf = (p: PendingSave): RecipientRow => rowWith(p.current(), { updatedAt: Date.now() });
   const saveOne = async (p: PendingSave) => {
     try {
       p.resolve(await updateOne(rowOf(p)));
@@ -426,7 +429,7 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
         } else {
           const row = rowOf(p);
           actions.push(['update', toEntity(row), 'Replace', { etag: row.etag }]);
-          settle.push((result) => p.resolve({ ...row, etag: etagAt(result, offset) || row.etag }));
+          settle.push((result) => p.resolve(rowWith(row, { etag: etagAt(result, offset) || row.etag })));
         }
       }
       let result: TransactionResult;
@@ -497,11 +500,13 @@ export function createNotificationQueue(tables: TableStore): NotificationQueue {
     },
 
     update(row, patch) {
-      return updateOne({ ...row, ...patch, updatedAt: Date.now() });
+      return updateOne(rowWith(row, { ...patch, updatedAt: Date.now() }));
     },
 
     claim(row, owner, leaseUntil) {
-      return updateOne({ ...row, state: 'sending', leaseOwner: owner, leaseUntil, attempts: row.attempts + 1, updatedAt: Date.now() });
+      return updateOne(
+        rowWith(row, { state: 'sending', leaseOwner: owner, leaseUntil, attempts: row.attempts + 1, updatedAt: Date.now() }),
+      );
     },
 
     async recipient(notificationId, index) {

@@ -45,6 +45,7 @@ import { messageParts, type MessagePart } from './message-parts.js';
 import type { PartContentBuilder } from './part-content.js';
 import type { ReceiptStatus, WhatsAppSession } from './whatsapp-session.js';
 import { entryBound } from '../shared/lru-bound.js';
+import { rowWith } from '../shared/recipient-row.js';
 
 export interface DeliveryReport {
   notificationId: string;
@@ -151,27 +152,6 @@ const RECENT_LIMIT = 200;
 const RECEIPT_LIMIT = 20_000;
 const keyOf = (r: { notificationId: string; index: number }) => `${r.notificationId}~${r.index}`;
 
-/**
- * A finished row as held for its receipts: every field in one order, so rows share one hidden class
- * instead of carrying their own. (ETags come already copied out of their batch responses: the queue's
- * etagAt.)
- */
-const slimRow = (r: RecipientRow): RecipientRow => ({
-  notificationId: r.notificationId,
-  index: r.index,
-  to: r.to,
-  state: r.state,
-  attempts: r.attempts,
-  nextAttemptAt: r.nextAttemptAt,
-  expiresAt: r.expiresAt,
-  leaseOwner: r.leaseOwner,
-  leaseUntil: r.leaseUntil,
-  error: r.error,
-  messageIds: r.messageIds,
-  updatedAt: r.updatedAt,
-  etag: r.etag,
-});
-
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const { queue, session, clock, log } = deps;
   const random = deps.random ?? Math.random;
@@ -222,7 +202,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
 
   /** Keeps what a receipt needs of a finished entry; returns that row. */
   const rememberFinished = (e: Entry): RecipientRow => {
-    const row = slimRow(e.row);
+    // Rows share one hidden class (recipient-row.ts), and ETags come already copied out of their batch responses.
+    const row = e.row;
     finished.set(keyOf(row), { row, dirty: false });
     return row;
   };
@@ -352,7 +333,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
             onConflict(await queue.recipient(p.row.notificationId, p.row.index).catch(() => undefined));
             return;
           }
-          p.row = { ...p.row, etag: saved.etag, updatedAt: saved.updatedAt };
+          p.row = rowWith(p.row, { etag: saved.etag, updatedAt: saved.updatedAt });
           linger = receiptFlushMs; // what changes next is a receipt
         } while (p.dirty);
       } finally {
@@ -419,7 +400,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   };
 
   const expire = (e: Entry) => {
-    e.row = { ...e.row, state: 'expired', error: 'expired before it could be sent', leaseOwner: undefined, leaseUntil: undefined };
+    e.row = rowWith(e.row, { state: 'expired', error: 'expired before it could be sent', leaseOwner: undefined, leaseUntil: undefined });
     report({ notificationId: e.t.n.id, to: resolvedTo(e.row.to), outcome: 'failed', error: 'expired' });
     void persistEntry(e);
   };
@@ -446,18 +427,18 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       leaseUntil: undefined,
     };
     if (outcome.kind === 'sent') {
-      e.row = { ...e.row, ...base, state: laterState(e.row.state === 'sending' ? 'queued' : e.row.state, 'sent'), error: undefined };
+      e.row = rowWith(e.row, { ...base, state: laterState(e.row.state === 'sending' ? 'queued' : e.row.state, 'sent'), error: undefined });
       // Per message, so at debug: at info it is a noticeable share of the CPU under load (the report,
       // the status route and the admin page say the same).
       if (log.isLevelEnabled('debug')) log.debug({ id: n.id, to: maskPhone(to) }, 'sent');
       report({ notificationId: n.id, to, outcome: 'sent' });
     } else if (outcome.kind === 'failed') {
-      e.row = { ...e.row, ...base, state: 'failed', error: outcome.error };
+      e.row = rowWith(e.row, { ...base, state: 'failed', error: outcome.error });
       log.warn({ id: n.id, to: maskPhone(to), error: outcome.error }, 'failed');
       report({ notificationId: n.id, to, outcome: 'failed', error: outcome.error });
     } else {
       const delay = backoffDelayMs(base.attempts - 1, random, 2_000, 300_000);
-      e.row = { ...e.row, ...base, state: 'queued', error: outcome.error, nextAttemptAt: clock.now() + delay };
+      e.row = rowWith(e.row, { ...base, state: 'queued', error: outcome.error, nextAttemptAt: clock.now() + delay });
       log.info({ id: n.id, to: maskPhone(to), error: outcome.error, retryInMs: delay }, 'will retry');
       e.where = 'done';
       schedule(e);
@@ -608,7 +589,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     if (!p || p.row.state === 'failed' || p.row.state === 'expired') return;
     const next = laterState(p.row.state, status);
     if (next === p.row.state) return;
-    p.row = { ...p.row, state: next };
+    p.row = rowWith(p.row, { state: next });
     // Rides on a write still lingering, or lingers itself for the next transaction of its partition.
     void persist(
       p,
