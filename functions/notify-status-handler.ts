@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../shared/logger.js';
 import type { NotificationQueue } from '../shared/notification-queue.js';
-import { jidToPhone } from '../shared/phone-number.js';
+import { jidToPhone } from '../shared/whatsapp-jid.js';
 import type { RequestAuthenticator } from './request-auth.js';
 import { errorResponse, jsonResponse, notFound } from './http-errors.js';
 import type { HttpHandlerFn } from './notify-handler.js';

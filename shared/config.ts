@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
-import { parseCountry, type CountryCode } from './phone-number.js';
+import { parseCountry, type CountryCode } from './country-code.js';
 import { parseRateLimit, type RateLimitSpec } from './rate-limit-spec.js';
 
 /** The folder holding package.json, whether this runs compiled (dist/shared) or from source (shared). */

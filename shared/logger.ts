@@ -3,7 +3,7 @@
  * run left in a logged string is masked (`91987****210`), so a careless log line cannot leak either.
  */
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino';
-import { maskPhone } from './phone-number.js';
+import { maskPhone } from './whatsapp-jid.js';
 
 export type { Logger };
 

@@ -3,7 +3,7 @@
  * sidecar's accept path and the admin test message all go through `storedNotification`). Times
  * inside are epoch milliseconds; ISO strings exist only at the edges (storage, HTTP answers).
  */
-import { phoneToJid } from './phone-number.js';
+import { phoneToJid } from './whatsapp-jid.js';
 import type { NotificationContent, WireNotification, WireRecipient } from './sidecar-protocol.js';
 
 export interface NewNotification {

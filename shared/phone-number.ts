@@ -3,9 +3,11 @@
  * spaces, `-`, `.`, `(` and `)`; 7–15 digits, not starting with 0 (the country code is required);
  * and a possible number for the country its code names. The length rules per country come from
  * libphonenumber-js with its `min` metadata: possible-number checks need only lengths, and the
- * small bundle keeps the function's cold start down (every request path imports this file).
+ * small bundle keeps the function's cold start down (every request path imports this file). JIDs and
+ * masking are in whatsapp-jid.ts, the default country's check in country-code.ts: the sidecar needs
+ * those without this.
  */
-import { getCountryCallingCode, isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
+import { getCountryCallingCode, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 import metadata from 'libphonenumber-js/min/metadata';
 
 export type { CountryCode };
@@ -22,12 +24,6 @@ const SEPARATORS = /[\s\-.()]/g;
 
 /** The form every message shows; an Indian mobile with its 91, as in the contract. */
 export const PHONE_EXAMPLE = '919876543210';
-
-/** `IN` → `IN`; anything libphonenumber does not know → undefined (config refuses it by name). */
-export function parseCountry(text: string): CountryCode | undefined {
-  const upper = text.trim().toUpperCase();
-  return isSupportedCountry(upper) ? upper : undefined;
-}
 
 /** `+98 (IR)`; for a shared code the main country (`+1 (US)`); a non-geographic code alone (`+800`). */
 function describeCallingCode(callingCode: string, country: CountryCode | undefined): string {
@@ -71,20 +67,4 @@ export function normalisePhone(input: unknown, rules: PhoneRules = {}): PhoneRes
 /** `phones[2] 9876543210 is not a possible number for +98 (IR); …` — the API's form, quoting what the caller sent. */
 export function describePhoneProblem(field: string, result: Extract<PhoneResult, { ok: false }>): string {
   return result.number === undefined ? `${field} ${result.reason}` : `${field} ${result.number} ${result.reason}`;
-}
-
-export function phoneToJid(digits: string): string {
-  return `${digits}@s.whatsapp.net`;
-}
-
-/** `919876543210@s.whatsapp.net` (or `…:12@…`) → `919876543210`: the form the API reads and reports. */
-export function jidToPhone(jid: string): string {
-  return jid.replace(/@.*$/, '').replace(/:\d+$/, '');
-}
-
-/** `919876543210` → `91987****210`, for logs. */
-export function maskPhone(value: string): string {
-  const digits = jidToPhone(value);
-  if (digits.length <= 6) return '*'.repeat(digits.length);
-  return `${digits.slice(0, 5)}${'*'.repeat(Math.max(digits.length - 8, 1))}${digits.slice(-3)}`;
 }

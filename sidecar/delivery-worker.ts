@@ -39,7 +39,7 @@ import {
   type QueuedNotification,
   type RecipientRow,
 } from '../shared/notification-queue.js';
-import { maskPhone } from '../shared/phone-number.js';
+import { maskPhone } from '../shared/whatsapp-jid.js';
 import { backoffDelayMs } from '../shared/backoff.js';
 import { messageParts, type MessagePart } from './message-parts.js';
 import type { PartContentBuilder } from './part-content.js';
