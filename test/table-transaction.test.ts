@@ -4,7 +4,13 @@
  * aside), what it writes reads back with the same types, and failures raise the SDK's errors.
  */
 import { TableClient, type TransactionAction } from '@azure/data-tables';
-import { createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 import { azuriteConnectionString } from '../shared/config.js';
 import { submitTransaction } from '../shared/table-transaction.js';
 import { storageStatus } from '../shared/table-store.js';
@@ -138,4 +144,59 @@ test('a transaction is atomic and fails as the SDK does: the failed action names
       ['create', { partitionKey: 'q', rowKey: 'y' }],
     ]),
   ).rejects.toThrow(/same partitionKey/);
+});
+
+/** Azurite's answer to a transaction that overlaps another (its store tracks one at a time): 500 inside a 202. */
+const overlapAnswer = (request: PipelineRequest): PipelineResponse => ({
+  request,
+  status: 202,
+  headers: createHttpHeaders({ 'content-type': 'multipart/mixed; boundary=batchresponse_x' }),
+  bodyAsText: [
+    '--batchresponse_x',
+    'Content-Type: multipart/mixed; boundary=changesetresponse_x',
+    '',
+    '--changesetresponse_x',
+    'Content-Type: application/http',
+    '',
+    'HTTP/1.1 500 Internal Server Error',
+    '',
+    '{"odata.error":{"code":"","message":{"lang":"en-US","value":"Transaction Failed"}}}',
+    '--changesetresponse_x--',
+    '--batchresponse_x--',
+    '',
+  ].join('\r\n'),
+});
+
+/** A real client whose first `refusals` transactions are answered as Azurite answers an overlap. */
+const refusingClient = (table: string, refusals: number) => {
+  const inner = createDefaultHttpClient();
+  let sent = 0;
+  const httpClient: HttpClient = {
+    sendRequest: (request) => {
+      if (!request.url.includes('$batch')) return inner.sendRequest(request);
+      sent++;
+      return sent <= refusals ? Promise.resolve(overlapAnswer(request)) : inner.sendRequest(request);
+    },
+  };
+  const client = TableClient.fromConnectionString(azuriteConnectionString(azurite.port), table, {
+    allowInsecureConnection: true,
+    httpClient,
+  });
+  return { client, httpClient, sent: () => sent };
+};
+
+test('a transaction refused for overlapping another is tried again, up to ten times, and then fails with the 500', async () => {
+  const landing = refusingClient('txnretry', 9);
+  await landing.client.createTable();
+  await submitTransaction(landing.client, [['create', { partitionKey: 'p', rowKey: 'a' }]], { httpClient: landing.httpClient });
+  expect(landing.sent()).toBe(10);
+  expect(await landing.client.getEntity('p', 'a')).toMatchObject({ rowKey: 'a' });
+
+  const refused = refusingClient('txnretry', 10);
+  const error = await submitTransaction(refused.client, [['create', { partitionKey: 'p', rowKey: 'b' }]], {
+    httpClient: refused.httpClient,
+  }).catch((e: unknown) => e);
+  expect(refused.sent()).toBe(10);
+  expect(error).toMatchObject({ name: 'RestError', statusCode: 500, message: 'Transaction Failed' });
+  await expect(refused.client.getEntity('p', 'b')).rejects.toMatchObject({ statusCode: 404 });
 });
