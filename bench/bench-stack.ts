@@ -1,6 +1,6 @@
 /**
  * The whole service for the bench, every part in its own process as in production: Azurite, the
- * sidecar (node dist/sidecar/main.js, real Baileys) and the function local host
+ * sidecar (node dist/sidecar/sidecar.js, the bundle that ships, real Baileys) and the function local host
  * (node dist/functions/local-host.js), with the loopback WhatsApp peer in this process playing
  * WhatsApp's server and the phone. Pairing goes through the admin API like an operator would.
  */
@@ -128,7 +128,9 @@ export async function startBenchStack(
     ...(options.heapSnapshotDir ? { BENCH_HEAP_SNAPSHOT_DIR: options.heapSnapshotDir } : {}),
   };
   const gcFlags = ['--expose-gc', '--import', './bench/gc-on-signal.mjs'];
-  const sidecar = startChild(`${name}.sidecar`, [...nodeFlags('sidecar'), ...gcFlags, 'dist/sidecar/main.js'], sidecarEnv, { quiet: true });
+  const sidecar = startChild(`${name}.sidecar`, [...nodeFlags('sidecar'), ...gcFlags, 'dist/sidecar/sidecar.js'], sidecarEnv, {
+    quiet: true,
+  });
   const functions = startChild(`${name}.functions`, [...nodeFlags('functions'), 'dist/functions/local-host.js'], env, { quiet: true });
   const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
   const notifyUrl = `http://127.0.0.1:${functionsPort}/api/v1/whatsapp/notify`;
@@ -228,7 +230,7 @@ export async function startBenchStack(
       if (standbyPort === undefined) throw new Error(`${name}: started without standby: true`);
       standby = startChild(
         `${name}.standby`,
-        ['dist/sidecar/main.js'],
+        ['dist/sidecar/sidecar.js'],
         { ...sidecarEnv, WHATSAPP_SIDECAR_PORT: String(standbyPort), WHATSAPP_SIDECAR_ID: `${name}-b` },
         { quiet: true },
       );

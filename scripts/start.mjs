@@ -326,7 +326,7 @@ async function main() {
   // Every entry point before anything starts, so a half-built tree fails fast with nothing to clean up.
   const useFunc = onPath('func');
   const functionsEntry = useFunc ? 'dist/functions/index.js' : 'dist/functions/local-host.js';
-  const missing = ['dist/sidecar/main.js', functionsEntry].filter((f) => !existsSync(path.join(ROOT, f)));
+  const missing = ['dist/sidecar/sidecar.js', functionsEntry].filter((f) => !existsSync(path.join(ROOT, f)));
   if (missing.length > 0) throw new StartError(`the build did not produce ${missing.join(' and ')}; check the sources it comes from`);
 
   const portNames = Object.keys(ports).filter((name) => !ownStorage || name !== 'AZURITE_TABLE_PORT');
@@ -370,13 +370,13 @@ async function main() {
     const id = env.WHATSAPP_SIDECAR_ID ?? os.hostname();
     env.WHATSAPP_SESSION_LEASE ??= '10s';
     env.WHATSAPP_SIDECAR_URL ??= [ports.WHATSAPP_SIDECAR_PORT, ports.WHATSAPP_STANDBY_PORT].map((p) => `ws://127.0.0.1:${p}/ws`).join(',');
-    const first = startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], {
+    const first = startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/sidecar.js')], {
       env: { ...env, WHATSAPP_SIDECAR_ID: id },
       survivable: true,
     });
     // Only the function socket port moves; the admin port follows it unless set for the first.
     const { WHATSAPP_ADMIN_PORT: _adminPort, ...standbyEnv } = env;
-    const second = startChild('standby', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], {
+    const second = startChild('standby', process.execPath, [path.join(ROOT, 'dist/sidecar/sidecar.js')], {
       env: { ...standbyEnv, WHATSAPP_SIDECAR_ID: `${id}-standby`, WHATSAPP_SIDECAR_PORT: String(ports.WHATSAPP_STANDBY_PORT) },
       survivable: true,
     });
@@ -384,7 +384,7 @@ async function main() {
       `two sidecars: "${id}" (pid ${first.proc.pid}, port ${ports.WHATSAPP_SIDECAR_PORT}) and "${id}-standby" (pid ${second.proc.pid}, port ${ports.WHATSAPP_STANDBY_PORT}); session lease ${env.WHATSAPP_SESSION_LEASE}`,
     );
   } else {
-    startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/main.js')], { env });
+    startChild('sidecar', process.execPath, [path.join(ROOT, 'dist/sidecar/sidecar.js')], { env });
   }
   if (useFunc) startChild('functions', 'func', ['start', '--port', String(ports.FUNCTIONS_PORT)], { env, shell: IS_WINDOWS });
   else startChild('functions', process.execPath, [path.join(ROOT, functionsEntry)], { env });

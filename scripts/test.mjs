@@ -31,6 +31,8 @@ if (!existsSync(CHROMIUM)) {
 }
 
 run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+// The sidecar the tests start as a process is the bundle that ships (scripts/bundle-sidecar.mjs).
+run(process.execPath, [path.join(root, 'scripts', 'bundle-sidecar.mjs')]);
 // Lint and format are part of the suite: a finding fails `npm test` like a failing test would.
 run(process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
 run(process.execPath, [path.join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level', 'warn', '.']);

@@ -229,7 +229,7 @@ describe('start-up password check', () => {
     const { spawnSync } = await import('node:child_process');
     const { DIST } = await import('./support/paths.js');
     const path = await import('node:path');
-    const result = spawnSync(process.execPath, [path.join(DIST, 'sidecar', 'main.js')], {
+    const result = spawnSync(process.execPath, [path.join(DIST, 'sidecar', 'sidecar.js')], {
       env: { ...stack.env, WHATSAPP_ADMIN_HOST: '0.0.0.0', WHATSAPP_SIDECAR_PORT: '0', WHATSAPP_ADMIN_PASSWORD: 'changeme' },
       timeout: 15_000,
       encoding: 'utf8',

@@ -1,5 +1,5 @@
 /**
- * The real sidecar as a child process (`node dist/sidecar/main.js`), so tests can kill -9 it and
+ * The real sidecar as a child process (`node dist/sidecar/sidecar.js`, the bundle that ships), so tests can kill -9 it and
  * start it again, and so Baileys runs exactly as in production. Output goes to a log file that
  * log-hygiene tests read back.
  */
@@ -45,7 +45,7 @@ export function sidecarProcess(options: { env: NodeJS.ProcessEnv; port: number; 
     logFile,
     async start() {
       const out = createWriteStream(logFile, { flags: 'a' });
-      const proc = spawn(process.execPath, [path.join(DIST, 'sidecar', 'main.js')], {
+      const proc = spawn(process.execPath, [path.join(DIST, 'sidecar', 'sidecar.js')], {
         env: { ...options.env, WHATSAPP_SIDECAR_PORT: String(options.port) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
