@@ -24,6 +24,8 @@ await build({
   target: 'node20',
   minifyWhitespace: true,
   minifySyntax: true,
+  // Short lines: an uncaught error prints its source line, and a minified one would be the whole program.
+  lineLimit: 100,
   sourcemap: 'linked',
   external: ['@whiskeysockets/baileys', 'ws', 'pino', 'lru-cache'],
   // CommonJS dependencies inside an ES module bundle still call require() for Node's own modules.

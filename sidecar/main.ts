@@ -1,6 +1,7 @@
 /**
  * The sidecar process: `node dist/sidecar/sidecar.js`, this entry bundled by scripts/bundle-sidecar.mjs.
- * Long-running, on an always-on host; owns the WhatsApp session. Prints the pairing QR in the terminal as well as on the admin page.
+ * Long-running, on an always-on host; owns the WhatsApp session. Prints the pairing QR in the terminal
+ * as well as on the admin page.
  */
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
