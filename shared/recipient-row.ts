@@ -11,7 +11,9 @@ import type { RecipientRow } from './notification-queue.js';
 export function rowWith(row: RecipientRow, patch: Partial<RecipientRow> = {}): RecipientRow {
   const pick = <K extends keyof RecipientRow>(key: K): RecipientRow[K] =>
     (Object.hasOwn(patch, key) ? patch[key] : row[key]) as RecipientRow[K];
-  return {
+  // Every field of RecipientRow, optional ones included: the type below makes a field added later
+  // and forgotten here a compile error instead of a field silently dropped.
+  const built: { [K in keyof Required<RecipientRow>]: RecipientRow[K] } = {
     notificationId: pick('notificationId'),
     index: pick('index'),
     to: pick('to'),
@@ -26,4 +28,5 @@ export function rowWith(row: RecipientRow, patch: Partial<RecipientRow> = {}): R
     updatedAt: pick('updatedAt'),
     etag: pick('etag'),
   };
+  return built;
 }

@@ -33,9 +33,10 @@ export interface TransactionResult {
 
 const CRLF = '\r\n';
 /**
- * Tries of a transaction answered 500 (see submitTransaction), a few ms apart and growing to at most
- * 40 ms: about a third of a second in all. Five tries (under 0.1 s) still ran out under the fuzz
- * suite's 16 concurrent requests beside Signal-key writes, and the caller heard 503.
+ * Tries of a transaction whose sub-request was answered 500 inside a 202 (see submitTransaction), a
+ * few ms apart and growing to at most 40 ms: about a third of a second in all. Five tries (under
+ * 0.1 s) still ran out under the fuzz suite's 16 concurrent requests beside Signal-key writes, and the
+ * caller heard 503. A plain HTTP 500 is not tried again here: the pipeline's retry policy has already.
  */
 const TRANSIENT_TRIES = 10;
 const TRANSIENT_MAX_WAIT_MS = 40;
@@ -203,7 +204,8 @@ export async function submitTransaction(
       // there. Azurite answers one with 500 "Transaction Failed" whenever two transactions overlap
       // (its store tracks one at a time, across tables); a transaction is atomic, so trying again
       // is safe, and a 409 or 412 on a later try means an earlier one landed.
-      if (!(error instanceof RestError) || error.statusCode !== 500 || attempt >= TRANSIENT_TRIES) throw error;
+      const insideAccepted = error instanceof RestError && error.statusCode === 500 && error.response?.status === 202;
+      if (!insideAccepted || attempt >= TRANSIENT_TRIES) throw error;
       await sleep(Math.min(attempt * (2 + Math.random() * 8), TRANSIENT_MAX_WAIT_MS));
     }
   }
