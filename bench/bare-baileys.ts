@@ -2,12 +2,11 @@
  * Drives bench/bare-baileys-client.mjs (Baileys alone, its own process) against its own loopback
  * peer: the floor for the latency, drain and memory benches.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startWhatsAppPeer, type WhatsAppPeer } from '../test/whatsapp-peer/index.js';
-import { memoryOf, startChild, type Child } from './processes.js';
-import { sleep, until } from './stats.js';
+import { gcBySignal, memoryOf, startChild, type Child } from './processes.js';
 
 export interface BareBaileys {
   peer: WhatsAppPeer;
@@ -43,10 +42,7 @@ export async function startBareBaileys(): Promise<BareBaileys> {
       return parsed;
     },
     async rssAfterGcMiB() {
-      rmSync(memoryReport, { force: true });
-      process.kill(child.pid, 'SIGUSR2');
-      await until(() => existsSync(memoryReport), 60_000, 'the Baileys-alone memory report', 50);
-      await sleep(1_000);
+      await gcBySignal(child.pid, memoryReport);
       return memoryOf(child.pid).rssMiB;
     },
     async dispose() {

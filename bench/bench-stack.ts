@@ -5,7 +5,7 @@
  * WhatsApp's server and the phone. Pairing goes through the admin API like an operator would.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { azuriteConnectionString } from '../shared/config.js';
@@ -14,7 +14,7 @@ import { createTableStore } from '../shared/table-store.js';
 import { startAzurite, type AzuriteHandle } from '../test/support/azurite.js';
 import { freePort } from '../test/support/free-port.js';
 import { startWhatsAppPeer, type WhatsAppPeer } from '../test/whatsapp-peer/index.js';
-import { ROOT, childPidsMatching, cpuSecondsOf, startChild, type Child } from './processes.js';
+import { ROOT, childPidsMatching, cpuSecondsOf, gcBySignal, startChild, type Child } from './processes.js';
 import { sleep, until } from './stats.js';
 
 export interface BenchStack {
@@ -208,14 +208,7 @@ export async function startBenchStack(
     azurite,
     peer,
     cpu,
-    async gcSidecar() {
-      rmSync(memoryReport, { force: true });
-      process.kill(sidecar.pid, 'SIGUSR2');
-      // a heap snapshot of a few hundred MiB takes a while to write
-      await until(() => existsSync(memoryReport), 60_000, 'the sidecar memory report', 50);
-      await sleep(1_000);
-      return JSON.parse(readFileSync(memoryReport, 'utf8')) as SidecarMemoryUsage;
-    },
+    gcSidecar: () => gcBySignal<SidecarMemoryUsage>(sidecar.pid, memoryReport),
     sidecar,
     functions,
     sidecarUrl,

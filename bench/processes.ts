@@ -3,9 +3,10 @@
  * print (bounded), stopped by pid. Memory is read from /proc/<pid>/status (Linux).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep, until } from './stats.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const LOG_DIR = path.join(ROOT, 'test-output', 'bench-logs');
@@ -169,4 +170,17 @@ export function childPidsMatching(needle: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * A full GC in a process started with bench/gc-on-signal.mjs: SIGUSR2, then what it wrote to
+ * `report` (process.memoryUsage() and its heap spaces), read a second later so RSS has settled.
+ */
+export async function gcBySignal<T>(pid: number, report: string): Promise<T> {
+  rmSync(report, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  // a heap snapshot of a few hundred MiB takes a while to write
+  await until(() => existsSync(report), 60_000, `the memory report of pid ${pid}`, 50);
+  await sleep(1_000);
+  return JSON.parse(readFileSync(report, 'utf8')) as T;
 }

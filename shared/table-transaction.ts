@@ -12,7 +12,8 @@
  *
  * The result and the errors are the SDK's: `subResponses` in the order of the actions (status and
  * ETag, copied out of the response body), and a RestError with the status and error code of the
- * failed sub-request. A 500 is tried again a few times first (see submitTransaction).
+ * failed sub-request. A 500 inside a 202 (Azurite refusing an overlapping transaction) is tried again
+ * first (see submitTransaction).
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';

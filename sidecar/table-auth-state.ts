@@ -32,6 +32,7 @@ import { LRUCache } from 'lru-cache';
 import { fromChunkProperties, toChunkProperties } from '../shared/chunked-binary.js';
 import type { Logger } from '../shared/logger.js';
 import { getEntityOrUndefined, type TableStore } from '../shared/table-store.js';
+import { removeWholePartition } from '../shared/partition-removal.js';
 import { submitTransaction } from '../shared/table-transaction.js';
 import type { SessionCipher } from './session-cipher.js';
 
@@ -261,19 +262,6 @@ export async function loadTableAuthState(
     },
   };
 
-  const deletePartition = async (c: TableClient, pk: string) => {
-    const rowKeys: string[] = [];
-    for await (const e of c.listEntities({ queryOptions: { filter: odata`PartitionKey eq ${pk}`, select: ['RowKey'] } }))
-      rowKeys.push(e.rowKey!);
-    // Hundreds of key rows after a while: delete them in entity-group transactions, not one by one.
-    for (let i = 0; i < rowKeys.length; i += 100) {
-      await submitTransaction(
-        c,
-        rowKeys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey: pk, rowKey }]),
-      );
-    }
-  };
-
   return {
     state,
     async saveCreds() {
@@ -290,8 +278,9 @@ export async function loadTableAuthState(
     },
     async wipe() {
       await writes.drop('the session was wiped');
-      await deletePartition(client, CREDS_PK);
-      await deletePartition(client, KEYS_PK);
+      // Hundreds of key rows after a while: whole partitions, in delete transactions of 100.
+      await removeWholePartition(client, CREDS_PK);
+      await removeWholePartition(client, KEYS_PK);
       generation++; // a load still listing must not refill the cache
       writtenDuringLoad = undefined;
       cache.clear();
