@@ -431,6 +431,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       // Per message, so at debug: at info it is a noticeable share of the CPU under load (the report,
       // the status route and the admin page say the same).
       if (log.isLevelEnabled('debug')) log.debug({ id: n.id, to: maskPhone(to) }, 'sent');
+      // A send that needed a retry is logged where its "will retry" was, so the pair can be read at info.
+      else if (base.attempts > 1) log.info({ id: n.id, to: maskPhone(to), attempts: base.attempts }, 'sent after a retry');
       report({ notificationId: n.id, to, outcome: 'sent' });
     } else if (outcome.kind === 'failed') {
       e.row = rowWith(e.row, { ...base, state: 'failed', error: outcome.error });
