@@ -112,12 +112,26 @@ test("the pairing-code form refuses a number without its country code, in the AP
 });
 
 test('WhatsApp unreachable: after "Pair with a QR code" the page says so plainly and what to check', async () => {
+  const unreachable = /^WhatsApp is unreachable: this machine could not connect to WhatsApp\. Check its internet connection/;
+  // The order a loaded machine produced in CI: the stream pushes the 408 before the answer to 'Pair'
+  // arrives. Held here until the page shows the pushed 408, so that order is the one tested.
+  let answerHeld = false;
+  await page.route('**/whatsapp/api/pair', async (route) => {
+    const response = await route.fetch();
+    await expectText(page.locator('#state-text'), unreachable, 45_000);
+    answerHeld = true;
+    await route.fulfill({ response });
+  });
   await page.getByRole('button', { name: 'Pair with a QR code' }).click();
   await expectText(
     page.locator('#state-text'),
-    /^WhatsApp is unreachable: this machine could not connect to WhatsApp\. Check its internet connection/,
+    unreachable,
     45_000, // Baileys reports 408 only when its own connect attempt gives up (about 15 s on a quiet machine)
   );
+  // The answer has been drawn once the button is no longer busy.
+  await page.locator('#pair-qr:not([aria-busy])').waitFor({ state: 'attached' });
+  await page.unroute('**/whatsapp/api/pair');
+  expect(answerHeld).toBe(true);
   expect(await page.locator('#state-text').innerText()).toContain('web.whatsapp.com');
   await expectText(page.locator('#action-result'), /No QR code or pairing code: WhatsApp is unreachable/);
   await expectText(page.locator('#last-disconnect'), /code 408/);

@@ -202,11 +202,16 @@ function showApp(token: string): void {
 /**
  * Statuses pushed by the event stream so far. An action's answer carries the status as it was when
  * the action started; if the stream pushed a newer one meanwhile (a refused connection can close
- * before the answer arrives), the answer is older and must not be drawn over it.
+ * before the answer arrives), the answer is older: the newest pushed status is drawn again instead,
+ * so what it said (e.g. "WhatsApp is unreachable") is said again after the action cleared its line.
  */
 let pushedStatuses = 0;
-function renderAnswer(s: Status, pushedBefore: number): void {
-  if (pushedStatuses === pushedBefore) renderStatus(s);
+let newestPushed: Status | undefined;
+/** Draws the newer of an action's answer and the last pushed status, and returns the one drawn. */
+function renderAnswer(s: Status, pushedBefore: number): Status {
+  const newest = pushedStatuses === pushedBefore || !newestPushed ? s : newestPushed;
+  renderStatus(newest);
+  return newest;
 }
 
 function openEvents(): void {
@@ -215,7 +220,8 @@ function openEvents(): void {
   events = source;
   source.addEventListener('status', (e: MessageEv) => {
     pushedStatuses++;
-    renderStatus(JSON.parse(e.data) as Status);
+    newestPushed = JSON.parse(e.data) as Status;
+    renderStatus(newestPushed);
   });
   source.onopen = () => showPageError(undefined);
   source.onerror = () => {
@@ -378,8 +384,7 @@ async function pairByCode(phone: string): Promise<void> {
   const pushedBefore = pushedStatuses;
   const r = await api('POST', 'pair', { phone });
   if (r.status !== 200) return say(out, messageOf(r, 'Pairing failed'), 'error');
-  const s = r.body as unknown as Status;
-  renderAnswer(s, pushedBefore);
+  const s = renderAnswer(r.body as unknown as Status, pushedBefore);
   if (s.pairing_code) say(out, 'Code ready: enter it on your phone.', 'ok');
   else if (isUnreachable(s)) say(out, 'No code: WhatsApp is unreachable (see above).', 'error');
   else say(out, 'Waiting for WhatsApp to send the code; it appears here when it arrives.');
