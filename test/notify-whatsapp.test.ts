@@ -28,6 +28,15 @@ test('fire-and-forget to one phone: 200 queued, then the text arrives decrypted 
   expect(got.text).toBe(message);
 });
 
+test('a text with line and paragraph separators (U+2028, U+2029) is queued and arrives intact', async () => {
+  // Azurite refused such text inside a transaction: the notification, and any batched with it, got 503.
+  const message = 'Stop loss hit\u2028NIFTY 24,500\u2029Next: review';
+  const res = await send({ phone: '919876543210', message, wait_for_delivery: true });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ status: 'success', data: { sent: ['919876543210@s.whatsapp.net'] } });
+  expect(textsTo('919876543210@s.whatsapp.net')).toContain(message);
+});
+
 test('wait_for_delivery to self reports the paired JID as sent', async () => {
   const res = await send({ self: true, message: 'Build #482 finished in 1m 23s', wait_for_delivery: true });
   expect(res.status).toBe(200);
