@@ -535,6 +535,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       deps.historySweep().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'history sweep failed; will try again'));
     }
     if (later.length > 0) {
+      // Only entries still waiting here: one rescheduled since (its write met a newer row) may be in
+      // flight by now, and starting it again would send it twice at once.
+      later = later.filter((e) => e.where === 'later');
       const due = later.filter((e) => e.row.nextAttemptAt <= now);
       if (due.length > 0) {
         later = later.filter((e) => e.row.nextAttemptAt > now);

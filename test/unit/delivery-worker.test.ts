@@ -163,7 +163,7 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
 });
 
-function rig(options: { maxInFlight?: number; writeLingerMs?: number; keysHeld?: boolean } = {}): Rig {
+function rig(options: { maxInFlight?: number; writeLingerMs?: number; keysHeld?: boolean; tickMs?: number } = {}): Rig {
   const store = memoryQueue();
   const wa = scriptedSession();
   const clock = { t: T0, now: () => clock.t };
@@ -186,10 +186,10 @@ function rig(options: { maxInFlight?: number; writeLingerMs?: number; keysHeld?:
     owner: 'unit',
     sendIntervalMs: 0,
     maxInFlight: options.maxInFlight ?? 16,
-    pollMs: 50,
-    expirySweepMs: 50,
+    pollMs: options.tickMs ?? 50,
+    expirySweepMs: options.tickMs ?? 50,
     writeLingerMs: options.writeLingerMs ?? 0,
-    receiptFlushMs: 50,
+    receiptFlushMs: options.tickMs ?? 50,
     random: () => 0.5,
     keysDurable: () => {
       keys.calls++;
@@ -272,6 +272,31 @@ test('a send without an ack is retried after its backoff, by the clock, under th
   r.clock.t = queued.nextAttemptAt;
   await until(() => stateOf(r, n) === 'sent', 'the resend');
   expect(r.wa.sends.map((s) => s.messageId)).toEqual([r.wa.sends[0]!.messageId, r.wa.sends[0]!.messageId]);
+});
+
+test('a retry whose write met a newer row runs once: the backoff it left behind does not start it again in flight', async () => {
+  // Ticks a second apart, so what happens between two of them is in the test's hand.
+  const r = rig({ keysHeld: true, tickMs: 1_000 });
+  r.wa.ackWith({ ok: false, error: 'no ack from the server' });
+  const n = notification(T0);
+  r.accept(n);
+  await until(() => r.wa.sends.length === 1, 'the first send');
+  r.wa.ackWith(undefined); // from here, sends stay in flight until the test acks them
+  const other = notification(T0);
+  r.accept(other);
+  await until(() => r.wa.sends.length === 2, "the other notification's send");
+  // Storage changed meanwhile (an admin, another sidecar): queued and due now. The retry's write meets it.
+  const key = `${n.id}~0`;
+  r.store.stored.set(key, { ...r.store.stored.get(key)!, state: 'queued', etag: 'theirs', nextAttemptAt: T0 });
+  r.keys.release();
+  await sleep(30);
+  r.wa.sends[1]!.ack({ ok: true }); // a slot frees: the row storage holds goes out
+  await until(() => r.wa.sends.length === 3, 'the send of the row storage holds');
+  await sleep(2_500); // past two ticks: the entry left waiting for its backoff is not started again
+  expect(r.wa.sends.map((x) => x.messageId)).toEqual([r.wa.sends[0]!.messageId, r.wa.sends[1]!.messageId, r.wa.sends[0]!.messageId]);
+  r.wa.sends[2]!.ack({ ok: true });
+  await until(() => stateOf(r, n) === 'sent', 'the outcome');
+  expect(r.wa.sends).toHaveLength(3);
 });
 
 test('a refusal with a code is final; past its expiry a notification ends expired without a send', async () => {
