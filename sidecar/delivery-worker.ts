@@ -121,6 +121,8 @@ export interface DeliveryWorkerDeps {
    * (a read receipt hours later) reads the row back first: one point read.
    */
   receiptMemoryMs?: number;
+  /** How storage trouble is ridden out by an outcome's write and a read back: tries, and the wait between (default 30, 1 s). */
+  storageRetry?: { tries: number; waitMs: number };
   /** Removes old history; called once per `historySweepMs` while owning. */
   historySweep?: () => Promise<void>;
   historySweepMs?: number;
@@ -147,6 +149,8 @@ interface Entry extends Persisted {
   where: 'ready' | 'later' | 'flight' | 'done';
 }
 
+/** A row that could not be read back (see readBack), told apart from a row that is gone. */
+const UNREADABLE = Symbol('unreadable');
 const RECENT_LIMIT = 200;
 /** A backstop only: the receipt memory is bounded by its TTL (a finished row is ~0.5 KiB). */
 const RECEIPT_LIMIT = 20_000;
@@ -177,6 +181,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
    * outcome write); one for a row forgotten here is read back first.
    */
   const receiptMemoryMs = deps.receiptMemoryMs ?? 60_000;
+  const storageRetry = deps.storageRetry ?? { tries: 30, waitMs: 1_000 };
   // Purged by one timer (start()), not lru-cache's ttlAutopurge: that is a timer per entry.
   const finished = new LRUCache<string, Persisted>({ ...entryBound(RECEIPT_LIMIT), ttl: receiptMemoryMs });
   /** Row key by message id, for rows written before ids were derived (message-ids.ts); others parse. */
@@ -268,17 +273,57 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     if (unfinished.length > 0) markPartition(partitionOf(n.id), undefined);
   };
 
+  /** Takes an entry out of memory if it is still the one memory holds for its row. */
+  const release = (e: Entry): boolean => {
+    const key = keyOf(e.row);
+    if (entries.get(key) !== e) return false;
+    entries.delete(key);
+    e.where = 'done';
+    e.t.live--;
+    return true;
+  };
+
+  /**
+   * Storage changed the row and could not be read: memory lets go of it without finishing it, and
+   * its partition is read again at the next poll, so what storage holds is sent, or not, from there.
+   */
+  const forgetEntry = (e: Entry) => {
+    if (!release(e)) return;
+    later = later.filter((x) => x !== e);
+    if (e.t.live <= 0) notifications.delete(e.t.n.id);
+    partitions.set(partitionOf(e.row.notificationId), { etag: undefined });
+  };
+
   /** The entry is final in memory and its write has landed: it leaves the unfinished set. */
   const finishEntry = (e: Entry) => {
-    if (!entries.delete(keyOf(e.row))) return;
-    e.where = 'done';
+    if (!release(e)) return;
     rememberRecent(rememberFinished(e));
-    e.t.live--;
     if (e.t.live <= 0) {
       notifications.delete(e.t.n.id);
       const { image, document } = e.t.n.content;
       if (deps.attachments && (image || document)) {
         deps.attachments.remove(e.t.n.id).catch((error: unknown) => log.warn({ err: error }, 'could not remove finished attachments'));
+      }
+    }
+  };
+
+  /**
+   * The row as storage holds it after a write met a newer one; `undefined` when it is gone. Read
+   * again while storage is in trouble (bounded, like the writes): an unreadable row is not taken for
+   * a gone one, which would end an entry storage still holds unfinished, and its partition would be
+   * retired with it unsent.
+   */
+  const readBack = async (row: RecipientRow): Promise<RecipientRow | undefined | typeof UNREADABLE> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await queue.recipient(row.notificationId, row.index);
+      } catch (error) {
+        if (attempt >= storageRetry.tries || !running) {
+          log.error({ err: (error as Error).message, id: row.notificationId }, 'could not read back a row changed elsewhere');
+          return UNREADABLE;
+        }
+        log.warn({ err: (error as Error).message, id: row.notificationId }, 'could not read back a row changed elsewhere; retrying');
+        await sleep(storageRetry.waitMs);
       }
     }
   };
@@ -291,7 +336,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
    */
   const persist = (
     p: Persisted,
-    onConflict: (stored: RecipientRow | undefined) => void,
+    onConflict: (stored: RecipientRow | undefined | typeof UNREADABLE) => void,
     lingerMs: number,
     keys?: () => Promise<void>,
   ): Promise<void> => {
@@ -322,15 +367,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
                 log.info({ id: p.row.notificationId, reason: error.message }, 'outcome not recorded');
                 return;
               }
-              if (attempt >= 30 || !running) throw error;
+              if (attempt >= storageRetry.tries || !running) throw error;
               log.warn({ err: (error as Error).message, id: p.row.notificationId }, 'could not record a send outcome; retrying');
-              await sleep(1_000);
+              await sleep(storageRetry.waitMs);
             }
           }
           if (!saved) {
             // Someone else (the admin API, another sidecar) changed the row: theirs stands.
             p.dirty = false;
-            onConflict(await queue.recipient(p.row.notificationId, p.row.index).catch(() => undefined));
+            onConflict(await readBack(p.row));
             return;
           }
           p.row = rowWith(p.row, { etag: saved.etag, updatedAt: saved.updatedAt });
@@ -348,7 +393,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     persist(
       e,
       (stored) => {
-        if (stored && !isFinished(stored.state)) {
+        if (stored === UNREADABLE) forgetEntry(e);
+        else if (stored && !isFinished(stored.state)) {
           e.row = stored;
           e.where = 'done';
           schedule(e);
@@ -599,7 +645,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     void persist(
       p,
       (stored) => {
-        if (stored) p.row = stored;
+        if (stored && stored !== UNREADABLE) p.row = stored;
       },
       receiptFlushMs,
     );

@@ -11,6 +11,7 @@ import { createGroupCommitter } from '../../shared/group-commit.js';
 import type { Clock } from '../../shared/clock.js';
 import { createLogger } from '../../shared/logger.js';
 import {
+  isFinished,
   partitionOf,
   type NotificationQueue,
   type QueuedNotification,
@@ -33,9 +34,15 @@ async function until(check: () => boolean, what: string, ms = 3_000) {
   }
 }
 
-/** Rows as storage holds them, and every write that reached it (one entry per row per transaction). */
+/**
+ * Rows as storage holds them, and every write that reached it (one entry per row per transaction).
+ * `failReads` point reads fail first, as they do while storage is unreachable.
+ */
 function memoryQueue() {
   const stored = new Map<string, RecipientRow>();
+  const notifications = new Map<string, QueuedNotification>();
+  const faults = { failReads: 0 };
+  const unfinished = () => [...stored.values()].filter((r) => !isFinished(r.state));
   const writes: { key: string; state: string; transaction: number }[] = [];
   let transactions = 0;
   let etags = 0;
@@ -71,16 +78,28 @@ function memoryQueue() {
     flushLingering: () => committer.flushLingering(),
     update: unsupported,
     claim: unsupported,
-    recipient: async (id, index) => stored.get(`${id}~${index}`),
-    openPartitions: async () => [],
-    unfinishedIn: async () => [],
+    recipient: async (id, index) => {
+      if (faults.failReads > 0) {
+        faults.failReads--;
+        throw new Error('connect ECONNREFUSED');
+      }
+      return stored.get(`${id}~${index}`);
+    },
+    // One ETag per partition that never changes: the worker reads a partition it knows only when it forgot it.
+    openPartitions: async () =>
+      [...new Set(unfinished().map((r) => partitionOf(r.notificationId)))].map((partition) => ({ partition, etag: `open ${partition}` })),
+    unfinishedIn: async (partition) =>
+      [...notifications.values()]
+        .filter((n) => partitionOf(n.id) === partition)
+        .map((n) => ({ ...n, recipients: n.recipients.map((r) => stored.get(`${r.notificationId}~${r.index}`)!) }))
+        .filter((n) => n.recipients.some((r) => !isFinished(r.state))),
     markOpen: async () => 'etag',
     retire: async () => true,
     retiredBefore: async () => [],
     removePartition: async () => 0,
     extendExpiry: async () => false,
   };
-  return { queue, stored, writes };
+  return { queue, stored, writes, notifications, faults };
 }
 
 /** A WhatsApp session whose acks come when the test says (or at once, by default). */
@@ -163,7 +182,15 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
 });
 
-function rig(options: { maxInFlight?: number; writeLingerMs?: number; keysHeld?: boolean; tickMs?: number } = {}): Rig {
+function rig(
+  options: {
+    maxInFlight?: number;
+    writeLingerMs?: number;
+    keysHeld?: boolean;
+    tickMs?: number;
+    storageRetry?: { tries: number; waitMs: number };
+  } = {},
+): Rig {
   const store = memoryQueue();
   const wa = scriptedSession();
   const clock = { t: T0, now: () => clock.t };
@@ -190,6 +217,7 @@ function rig(options: { maxInFlight?: number; writeLingerMs?: number; keysHeld?:
     expirySweepMs: options.tickMs ?? 50,
     writeLingerMs: options.writeLingerMs ?? 0,
     receiptFlushMs: options.tickMs ?? 50,
+    ...(options.storageRetry ? { storageRetry: options.storageRetry } : {}),
     random: () => 0.5,
     keysDurable: () => {
       keys.calls++;
@@ -208,6 +236,7 @@ function rig(options: { maxInFlight?: number; writeLingerMs?: number; keysHeld?:
     clock,
     keys,
     accept(n) {
+      store.notifications.set(n.id, n);
       for (const r of n.recipients) store.stored.set(`${r.notificationId}~${r.index}`, r);
       worker.accepted(n, 'etag');
     },
@@ -297,6 +326,40 @@ test('a retry whose write met a newer row runs once: the backoff it left behind 
   r.wa.sends[2]!.ack({ ok: true });
   await until(() => stateOf(r, n) === 'sent', 'the outcome');
   expect(r.wa.sends).toHaveLength(3);
+});
+
+/** A retry whose outcome write meets a row someone else reset to queued (due now), as the admin's "retry" does. */
+async function retryMeetsReset(r: Rig, n: QueuedNotification, failReads: number) {
+  r.wa.ackWith({ ok: false, error: 'no ack from the server' });
+  r.accept(n);
+  await until(() => r.wa.sends.length === 1, 'the first send');
+  r.wa.ackWith({ ok: true });
+  const key = `${n.id}~0`;
+  r.store.stored.set(key, { ...r.store.stored.get(key)!, state: 'queued', etag: 'theirs', nextAttemptAt: T0 });
+  r.store.faults.failReads = failReads;
+  r.keys.release();
+}
+
+test('a row changed elsewhere that cannot be read back at once is read again: what storage holds is sent', async () => {
+  const r = rig({ keysHeld: true, storageRetry: { tries: 5, waitMs: 20 } });
+  const n = notification(T0);
+  await retryMeetsReset(r, n, 2);
+  await until(() => stateOf(r, n) === 'sent', 'the resend of the reset row');
+  expect(r.wa.sends).toHaveLength(2);
+  expect(r.store.faults.failReads).toBe(0);
+});
+
+test('a row changed elsewhere that cannot be read back at all is let go unfinished, and read again with its partition', async () => {
+  const r = rig({ keysHeld: true, storageRetry: { tries: 3, waitMs: 20 } });
+  const n = notification(T0);
+  await retryMeetsReset(r, n, 3);
+  await until(() => r.store.faults.failReads === 0, 'the failed reads');
+  await sleep(100);
+  expect(r.wa.sends).toHaveLength(1); // let go: not sent from memory
+  r.clock.t += 1_000; // the next poll is due
+  await until(() => stateOf(r, n) === 'sent', 'the send of the row as its partition reads');
+  expect(r.wa.sends).toHaveLength(2);
+  expect(r.worker.snapshot().recent.map((x) => x.notificationId)).toEqual([n.id]);
 });
 
 test('a refusal with a code is final; past its expiry a notification ends expired without a send', async () => {
