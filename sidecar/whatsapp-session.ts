@@ -25,6 +25,13 @@ import type { ExistsCache } from './whatsapp-exists-cache.js';
 import type { SentMessageStore } from './sent-message-store.js';
 import type { TableAuthState } from './table-auth-state.js';
 
+/**
+ * How long a media upload may go without a byte either way. Without it Baileys' upload takes the
+ * socket timeout of Node's default HTTPS agent, 5 s: a media host slower than that to answer a
+ * finished upload (a large document) failed the send with "Upload timeout", every time.
+ */
+const MEDIA_UPLOAD_IDLE_MS = 60_000;
+
 export type { SessionState, SessionStatus } from './session-lifecycle.js';
 
 export type ReceiptStatus = 'delivered' | 'read';
@@ -281,7 +288,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       if (deps.lease && !deps.lease.valid()) return { ok: false, error: 'the session lease is not held' };
       const ack = acks.expect(messageId, deps.ackTimeoutMs ?? 30_000);
       try {
-        const sent = await s.sendMessage(jid, content, { messageId });
+        const sent = await s.sendMessage(jid, content, { messageId, mediaUploadTimeoutMs: MEDIA_UPLOAD_IDLE_MS });
         if (sent?.message) deps.sentMessages.remember(messageId, sent.message);
       } catch (error) {
         acks.cancel(messageId);

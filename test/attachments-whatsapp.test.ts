@@ -67,6 +67,28 @@ test('a document with a caption and no image: the caption follows as a text', as
   ]);
 });
 
+test('a media host slower than 5 s to answer an upload: the image still goes out', async () => {
+  // Node's default HTTPS agent gives a socket 5 s of silence; Baileys took that for its upload timeout.
+  stack.peer.setUploadDelay(6_000);
+  try {
+    const since = stack.peer.received.length;
+    const res = await stack.notify({
+      apikey: stack.apiKey,
+      phone: '919876543211',
+      image_path: path.join(root, 'chart.png'),
+      caption: 'slow host',
+      wait_for_delivery: true,
+    });
+    expect(res.status).toBe(200);
+    expect((res.body.data as { sent: string[] }).sent).toEqual(['919876543211@s.whatsapp.net']);
+    const got = received('919876543211@s.whatsapp.net', since);
+    expect(got.map((m) => [m.kind, m.caption])).toEqual([['image', 'slow host']]);
+    expect(Buffer.from(got[0]!.bytes!).equals(png)).toBe(true);
+  } finally {
+    stack.peer.setUploadDelay(0);
+  }
+}, 60_000);
+
 test('a notification queued while paused keeps its bytes even after the file is gone', async () => {
   const file = path.join(root, 'ephemeral.png');
   writeFileSync(file, png);

@@ -95,6 +95,8 @@ export interface WhatsAppPeer {
   clearFailAcks(jid?: string): void;
   setAckDelay(ms: number): void;
   setReceiptDelay(ms: number): void;
+  /** how long the media host takes to answer an upload once it has every byte */
+  setUploadDelay(ms: number): void;
   /** when on, messages get no ack and no receipts at all */
   dropAcks(on: boolean): void;
   setAutoReceipts(opts: { delivery?: boolean; read?: boolean }): void;
@@ -210,6 +212,9 @@ export async function startWhatsAppPeer(options: WhatsAppPeerOptions = {}): Prom
     },
     setReceiptDelay(ms) {
       delivery.settings.receiptDelayMs = Math.max(0, ms);
+    },
+    setUploadDelay(ms) {
+      media.answerDelayMs = Math.max(0, ms);
     },
     dropAcks(on) {
       faults.dropAcks = on;

@@ -33,6 +33,8 @@ export class MediaServer {
   host = '';
   /** when set, uploads are answered with this HTTP status and no URL (upload failure tests) */
   failUploadsWith: number | undefined;
+  /** how long a successful upload waits for its answer after the last byte (a slow media host) */
+  answerDelayMs = 0;
   onUpload: (() => void) | undefined;
 
   async start(): Promise<void> {
@@ -59,16 +61,20 @@ export class MediaServer {
           return;
         }
         const body = Buffer.concat(chunks);
-        const encSha256Hex = createHash('sha256').update(body).digest('hex');
-        const id = randomBytes(12).toString('hex');
-        const directPath = `/v/t62.7118-24/${id}.enc?ccb=11-4&oh=peer&oe=0`;
-        const upload: StoredUpload = { path: directPath, mediaType: m[1]!, body, encSha256Hex };
-        this.uploads.push(upload);
-        this.byHash.set(encSha256Hex, upload);
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ url: `https://${this.host}${directPath}`, direct_path: directPath }));
-        this.onUpload?.();
+        const answer = () => {
+          const encSha256Hex = createHash('sha256').update(body).digest('hex');
+          const id = randomBytes(12).toString('hex');
+          const directPath = `/v/t62.7118-24/${id}.enc?ccb=11-4&oh=peer&oe=0`;
+          const upload: StoredUpload = { path: directPath, mediaType: m[1]!, body, encSha256Hex };
+          this.uploads.push(upload);
+          this.byHash.set(encSha256Hex, upload);
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ url: `https://${this.host}${directPath}`, direct_path: directPath }));
+          this.onUpload?.();
+        };
+        if (this.answerDelayMs > 0) setTimeout(answer, this.answerDelayMs);
+        else answer();
       });
     });
     await new Promise<void>((resolve, reject) => {
