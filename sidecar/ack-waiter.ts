@@ -5,9 +5,17 @@
  */
 export type AckOutcome = { ok: true } | { ok: false; error: string; code?: string };
 
+export interface PendingAck {
+  /**
+   * The outcome, given up on `timeoutMs` from now. Armed once the message is relayed, not when the
+   * wait begins: a media upload before the relay can take longer than the server takes to ack.
+   */
+  armed(timeoutMs: number): Promise<AckOutcome>;
+}
+
 export interface AckWaiter {
   /** Call before relaying the message, so an ack that comes back fast is not missed. */
-  expect(messageId: string, timeoutMs: number): Promise<AckOutcome>;
+  expect(messageId: string): PendingAck;
   acked(messageId: string, errorCode?: string): void;
   /** Forgets a wait whose message never went out. */
   cancel(messageId: string): void;
@@ -17,7 +25,7 @@ export interface AckWaiter {
 }
 
 export function createAckWaiter(): AckWaiter {
-  const waiting = new Map<string, { resolve: (o: AckOutcome) => void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<string, { resolve: (o: AckOutcome) => void; timer?: NodeJS.Timeout }>();
   const settle = (id: string, outcome: AckOutcome) => {
     const w = waiting.get(id);
     if (!w) return;
@@ -26,11 +34,19 @@ export function createAckWaiter(): AckWaiter {
     w.resolve(outcome);
   };
   return {
-    expect(messageId, timeoutMs) {
-      return new Promise<AckOutcome>((resolve) => {
-        const timer = setTimeout(() => settle(messageId, { ok: false, error: 'no server acknowledgement in time' }), timeoutMs);
-        waiting.set(messageId, { resolve, timer });
-      });
+    expect(messageId) {
+      let resolve!: (o: AckOutcome) => void;
+      const outcome = new Promise<AckOutcome>((r) => (resolve = r));
+      const wait: { resolve: (o: AckOutcome) => void; timer?: NodeJS.Timeout } = { resolve };
+      waiting.set(messageId, wait);
+      return {
+        armed(timeoutMs) {
+          if (waiting.get(messageId) === wait) {
+            wait.timer = setTimeout(() => settle(messageId, { ok: false, error: 'no server acknowledgement in time' }), timeoutMs);
+          }
+          return outcome;
+        },
+      };
     },
     acked(messageId, errorCode) {
       settle(

@@ -286,7 +286,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
       if (!s || life.status.state !== 'open') return { ok: false, error: 'WhatsApp is not connected' };
       // Fencing: the lease's own clock check (with its margin), not only the last change event.
       if (deps.lease && !deps.lease.valid()) return { ok: false, error: 'the session lease is not held' };
-      const ack = acks.expect(messageId, deps.ackTimeoutMs ?? 30_000);
+      const ack = acks.expect(messageId);
       try {
         const sent = await s.sendMessage(jid, content, { messageId, mediaUploadTimeoutMs: MEDIA_UPLOAD_IDLE_MS });
         if (sent?.message) deps.sentMessages.remember(messageId, sent.message);
@@ -294,7 +294,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
         acks.cancel(messageId);
         return { ok: false, error: `send failed: ${(error as Error).message}` };
       }
-      return ack;
+      return ack.armed(deps.ackTimeoutMs ?? 30_000);
     },
     newMessageId: () => generateMessageIDV2(sock?.user?.id),
     async exists(jid) {
