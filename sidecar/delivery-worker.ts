@@ -135,6 +135,8 @@ interface Tracked {
   parts: MessagePart[];
   /** Entries of this notification still unfinished (or whose final write is pending). */
   live: number;
+  /** Rows let go unfinished (forgetEntry) until their partition is read again: their attachments stay. */
+  forgotten?: Set<string>;
 }
 
 /** A row this process writes through: its state in memory, and the write in progress. */
@@ -173,6 +175,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const notifications = new Map<string, Tracked>();
   /** Time partitions known to hold (or to have held) unfinished work, with the `open` row's ETag as last seen. */
   const partitions = new Map<string, { etag: string | undefined }>();
+  /** Partitions to read again whatever their ETag (a row let go there), with a count of the asks. */
+  const rereads = new Map<string, number>();
   const ready: Entry[] = [];
   let later: Entry[] = [];
   /**
@@ -249,8 +253,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const unfinished = n.recipients.filter((r) => !isFinished(r.state));
     if (unfinished.length === 0 && !force) return;
     const t = track(n);
+    let cameBack = false;
     for (const row of n.recipients) {
       const key = keyOf(row);
+      if (t.forgotten?.delete(key)) cameBack = true;
       const e = entries.get(key);
       if (e) {
         if (!force || e.where === 'flight' || e.writing) continue;
@@ -269,7 +275,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       t.live++;
       schedule(fresh);
     }
-    if (t.live === 0) notifications.delete(n.id);
+    releaseNotification(t, cameBack); // a row let go came back finished: its attachments can go
     if (unfinished.length > 0) markPartition(partitionOf(n.id), undefined);
   };
 
@@ -290,21 +296,26 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const forgetEntry = (e: Entry) => {
     if (!release(e)) return;
     later = later.filter((x) => x !== e);
-    if (e.t.live <= 0) notifications.delete(e.t.n.id);
-    partitions.set(partitionOf(e.row.notificationId), { etag: undefined });
+    (e.t.forgotten ??= new Set()).add(keyOf(e.row));
+    const partition = partitionOf(e.row.notificationId);
+    rereads.set(partition, (rereads.get(partition) ?? 0) + 1);
+  };
+
+  /** Done with a notification once nothing of it is unfinished in memory or let go to be read again. */
+  const releaseNotification = (t: Tracked, removeAttachments: boolean) => {
+    if (t.live > 0 || (t.forgotten?.size ?? 0) > 0) return;
+    notifications.delete(t.n.id);
+    const { image, document } = t.n.content;
+    if (removeAttachments && deps.attachments && (image || document)) {
+      deps.attachments.remove(t.n.id).catch((error: unknown) => log.warn({ err: error }, 'could not remove finished attachments'));
+    }
   };
 
   /** The entry is final in memory and its write has landed: it leaves the unfinished set. */
   const finishEntry = (e: Entry) => {
     if (!release(e)) return;
     rememberRecent(rememberFinished(e));
-    if (e.t.live <= 0) {
-      notifications.delete(e.t.n.id);
-      const { image, document } = e.t.n.content;
-      if (deps.attachments && (image || document)) {
-        deps.attachments.remove(e.t.n.id).catch((error: unknown) => log.warn({ err: error }, 'could not remove finished attachments'));
-      }
-    }
+    releaseNotification(e.t, true);
   };
 
   /**
@@ -393,8 +404,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     persist(
       e,
       (stored) => {
+        // Sent again meanwhile (the write rode out storage trouble): that run's own write meets the row.
+        if (entries.get(keyOf(e.row)) !== e || e.where === 'flight') return;
         if (stored === UNREADABLE) forgetEntry(e);
         else if (stored && !isFinished(stored.state)) {
+          later = later.filter((x) => x !== e);
           e.row = stored;
           e.where = 'done';
           schedule(e);
@@ -498,7 +512,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const pump = () => {
     while (running && owning && session.isOpen() && inFlight < window && ready.length > 0) {
       const e = ready.shift()!;
-      if (e.where !== 'ready' || !entries.has(keyOf(e.row))) continue;
+      if (e.where !== 'ready' || entries.get(keyOf(e.row)) !== e) continue;
       e.where = 'flight';
       inFlight++;
       const run = runEntry(e)
@@ -523,14 +537,18 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const listed = new Set(open.map((o) => o.partition));
     for (const { partition, etag } of open) {
       const known = partitions.get(partition);
-      if (!full && known && known.etag === etag) continue;
+      const asked = rereads.get(partition);
+      if (!full && known && known.etag === etag && asked === undefined) continue;
       await loadPartition(partition);
       partitions.set(partition, { etag });
+      // An ask made while this read was under way (the count moved) is read at the next poll.
+      if (asked !== undefined && rereads.get(partition) === asked) rereads.delete(partition);
     }
+    for (const partition of rereads.keys()) if (!listed.has(partition)) rereads.delete(partition); // retired: nothing to read
     // Retire partitions with nothing unfinished once no writer can still be writing there.
     const live = new Set([...entries.values()].map((e) => partitionOf(e.row.notificationId)));
     for (const [partition, known] of partitions) {
-      if (live.has(partition)) continue;
+      if (live.has(partition) || rereads.has(partition)) continue;
       if (!listed.has(partition)) {
         partitions.delete(partition);
         continue;
@@ -660,6 +678,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       entries.clear();
       notifications.clear();
       partitions.clear();
+      rereads.clear();
       ready.length = 0;
       later = [];
     }

@@ -6,6 +6,7 @@
  * the report leaves on the ack, the outcome waits for the Signal keys, a receipt rides on a
  * lingering outcome, a send slot does not wait for a write, and backoff and expiry follow the clock.
  */
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGroupCommitter } from '../../shared/group-commit.js';
 import type { Clock } from '../../shared/clock.js';
@@ -85,7 +86,7 @@ function memoryQueue() {
       }
       return stored.get(`${id}~${index}`);
     },
-    // One ETag per partition that never changes: the worker reads a partition it knows only when it forgot it.
+    // One ETag per partition that never changes: the worker reads a partition it knows again only when it let a row go.
     openPartitions: async () =>
       [...new Set(unfinished().map((r) => partitionOf(r.notificationId)))].map((partition) => ({ partition, etag: `open ${partition}` })),
     unfinishedIn: async (partition) =>
@@ -174,6 +175,8 @@ interface Rig {
   wa: ReturnType<typeof scriptedSession>;
   clock: Clock & { t: number };
   keys: { release(): void; calls: number };
+  /** Attachment bytes by notification id, and the ids whose attachments the worker removed. */
+  attachments: { bytes: Map<string, Buffer>; removed: string[] };
   accept(n: QueuedNotification): void;
 }
 
@@ -204,10 +207,23 @@ function rig(
       gate = Promise.resolve();
     },
   };
+  const attachments = { bytes: new Map<string, Buffer>(), removed: [] as string[] };
   const worker = createDeliveryWorker({
     queue: store.queue,
     session: wa.session,
-    content: createPartContentBuilder(),
+    content: createPartContentBuilder({
+      open: async (id) => {
+        const bytes = attachments.bytes.get(id);
+        if (!bytes) throw new Error('no such attachment');
+        return Readable.from([bytes]);
+      },
+    }),
+    attachments: {
+      remove: async (id) => {
+        attachments.removed.push(id);
+        attachments.bytes.delete(id);
+      },
+    },
     clock,
     log: createLogger({ level: 'silent', name: 'test' }),
     owner: 'unit',
@@ -235,10 +251,11 @@ function rig(
     wa,
     clock,
     keys,
+    attachments,
     accept(n) {
       store.notifications.set(n.id, n);
       for (const r of n.recipients) store.stored.set(`${r.notificationId}~${r.index}`, r);
-      worker.accepted(n, 'etag');
+      worker.accepted(n, `open ${partitionOf(n.id)}`); // the index row's ETag as the memory queue gives it
     },
   };
 }
@@ -319,7 +336,7 @@ test('a retry whose write met a newer row runs once: the backoff it left behind 
   r.store.stored.set(key, { ...r.store.stored.get(key)!, state: 'queued', etag: 'theirs', nextAttemptAt: T0 });
   r.keys.release();
   await sleep(30);
-  r.wa.sends[1]!.ack({ ok: true }); // a slot frees: the row storage holds goes out
+  r.wa.sends[1]!.ack({ ok: true }); // a send ends and the worker pumps before its next tick: the row storage holds goes out
   await until(() => r.wa.sends.length === 3, 'the send of the row storage holds');
   await sleep(2_500); // past two ticks: the entry left waiting for its backoff is not started again
   expect(r.wa.sends.map((x) => x.messageId)).toEqual([r.wa.sends[0]!.messageId, r.wa.sends[1]!.messageId, r.wa.sends[0]!.messageId]);
@@ -360,6 +377,41 @@ test('a row changed elsewhere that cannot be read back at all is let go unfinish
   await until(() => stateOf(r, n) === 'sent', 'the send of the row as its partition reads');
   expect(r.wa.sends).toHaveLength(2);
   expect(r.worker.snapshot().recent.map((x) => x.notificationId)).toEqual([n.id]);
+});
+
+test("a row let go keeps its notification's attachments, though every other row of it finishes", async () => {
+  const r = rig({ keysHeld: true, storageRetry: { tries: 2, waitMs: 20 } });
+  const OTHER = '447700900123@s.whatsapp.net';
+  const base = notification(T0);
+  const n: QueuedNotification = {
+    ...base,
+    content: { image: { byteLength: 3, mimetype: 'image/png', fileName: 'chart.png' }, caption: 'chart' },
+    recipientCount: 2,
+    recipients: [base.recipients[0]!, { ...base.recipients[0]!, index: 1, to: OTHER }],
+  };
+  r.attachments.bytes.set(n.id, Buffer.from([1, 2, 3]));
+  r.wa.ackWith(undefined);
+  r.accept(n);
+  await until(() => r.wa.sends.length === 2, 'both sends');
+  const [first, second] = PHONE === r.wa.sends[0]!.jid ? r.wa.sends : [r.wa.sends[1]!, r.wa.sends[0]!];
+  first!.ack({ ok: false, error: 'no ack from the server' }); // row 0 to be retried
+  r.wa.ackWith({ ok: true });
+  // Row 0 was reset elsewhere, and cannot be read back: it is let go while row 1 is still in flight.
+  const key = `${n.id}~0`;
+  r.store.stored.set(key, { ...r.store.stored.get(key)!, state: 'queued', etag: 'theirs', nextAttemptAt: T0 });
+  r.store.faults.failReads = 2;
+  r.keys.release();
+  await until(() => r.store.faults.failReads === 0, 'the failed reads');
+  await sleep(50);
+  second!.ack({ ok: true }); // then row 1, the last one memory holds, is sent and finishes
+  await until(() => r.store.stored.get(`${n.id}~1`)?.state === 'sent', 'row 1 sent');
+  await sleep(100);
+  expect(r.attachments.removed).toEqual([]);
+  r.clock.t += 1_000; // the next poll reads the partition again
+  await until(() => stateOf(r, n) === 'sent', 'row 0 sent, image and all');
+  expect(r.wa.sends.filter((x) => x.jid === PHONE)).toHaveLength(2);
+  await until(() => r.attachments.removed.length === 1, 'the attachments removed once every row is finished');
+  expect(r.attachments.removed).toEqual([n.id]);
 });
 
 test('a refusal with a code is final; past its expiry a notification ends expired without a send', async () => {
