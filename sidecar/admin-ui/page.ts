@@ -207,7 +207,7 @@ function showApp(token: string): void {
  */
 let pushedStatuses = 0;
 let newestPushed: Status | undefined;
-/** Draws the newer of an action's answer and the last pushed status, and returns the one drawn. */
+/** Draws an action's answer, or the last pushed status if one came since the action began; returns the one drawn. */
 function renderAnswer(s: Status, pushedBefore: number): Status {
   const newest = pushedStatuses === pushedBefore || !newestPushed ? s : newestPushed;
   renderStatus(newest);
@@ -384,7 +384,11 @@ async function pairByCode(phone: string): Promise<void> {
   const pushedBefore = pushedStatuses;
   const r = await api('POST', 'pair', { phone });
   if (r.status !== 200) return say(out, messageOf(r, 'Pairing failed'), 'error');
-  const s = renderAnswer(r.body as unknown as Status, pushedBefore);
+  const answer = r.body as unknown as Status;
+  // This answer waits for the code, so one carrying it is newer than a push without it.
+  let s = answer;
+  if (answer.pairing_code) renderStatus(answer);
+  else s = renderAnswer(answer, pushedBefore);
   if (s.pairing_code) say(out, 'Code ready: enter it on your phone.', 'ok');
   else if (isUnreachable(s)) say(out, 'No code: WhatsApp is unreachable (see above).', 'error');
   else say(out, 'Waiting for WhatsApp to send the code; it appears here when it arrives.');
