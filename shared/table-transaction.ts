@@ -35,8 +35,8 @@ export interface TransactionResult {
 const CRLF = '\r\n';
 /**
  * Tries of a transaction whose sub-request was answered 500 inside a 202 (see submitTransaction), a
- * few ms apart and growing to at most 40 ms: about a third of a second in all. A plain HTTP 500 is
- * not tried again here: the pipeline's retry policy has already.
+ * few ms apart and growing to at most 40 ms: about a third of a second in all, short beside the
+ * caller's own wait. A plain HTTP 500 is not tried again here: the pipeline's retry policy has already.
  */
 const TRANSIENT_TRIES = 10;
 const TRANSIENT_MAX_WAIT_MS = 40;
@@ -211,8 +211,7 @@ export async function submitTransaction(
       // A failed sub-request arrives inside a 202, so the pipeline's own retry never sees a 500
       // there: a server error is tried again here as the pipeline would try a plain one. A
       // transaction is atomic, so that is safe, and a 409 or 412 on a later try means an earlier one
-      // landed. (Not for Azurite overlapping transactions, as once thought: 200 concurrent ones on
-      // Azurite never overlapped, and the fuzz-suite 503 then seen again was a U+2029, escaped above.)
+      // landed.
       const insideAccepted = error instanceof RestError && error.statusCode === 500 && error.response?.status === 202;
       if (!insideAccepted || attempt >= TRANSIENT_TRIES) throw error;
       await sleep(Math.min(attempt * (2 + Math.random() * 8), TRANSIENT_MAX_WAIT_MS));
