@@ -253,15 +253,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     const unfinished = n.recipients.filter((r) => !isFinished(r.state));
     if (unfinished.length === 0 && !force) return;
     const t = track(n);
-    let cameBack = false;
+    let ended = false; // a row of it finished here, or one let go came back finished
     for (const row of n.recipients) {
       const key = keyOf(row);
-      if (t.forgotten?.delete(key)) cameBack = true;
+      if (t.forgotten?.delete(key)) ended = true;
       const e = entries.get(key);
       if (e) {
         if (!force || e.where === 'flight' || e.writing) continue;
         e.row = row;
-        if (isFinished(row.state)) finishEntry(e);
+        if (isFinished(row.state)) ended = finishEntry(e, false) || ended;
         else if (e.where !== 'ready') {
           later = later.filter((x) => x !== e);
           e.where = 'done';
@@ -275,7 +275,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       t.live++;
       schedule(fresh);
     }
-    releaseNotification(t, cameBack); // a row let go came back finished: its attachments can go
+    releaseNotification(t, ended); // after every row: one finished early must not free what a later one needs
     if (unfinished.length > 0) markPartition(partitionOf(n.id), undefined);
   };
 
@@ -312,10 +312,23 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   };
 
   /** The entry is final in memory and its write has landed: it leaves the unfinished set. */
-  const finishEntry = (e: Entry) => {
-    if (!release(e)) return;
+  const finishEntry = (e: Entry, releaseNow = true): boolean => {
+    if (!release(e)) return false;
     rememberRecent(rememberFinished(e));
-    releaseNotification(e.t, true);
+    if (releaseNow) releaseNotification(e.t, true);
+    return true;
+  };
+
+  /**
+   * After a partition was read again: rows let go there before the read that it did not return
+   * are finished in storage (its read lists unfinished rows only), so they are not waited for.
+   */
+  const settleForgotten = (partition: string, read: Set<string>) => {
+    for (const t of notifications.values()) {
+      if (!t.forgotten?.size || partitionOf(t.n.id) !== partition) continue;
+      for (const key of t.forgotten) if (!read.has(key)) t.forgotten.delete(key);
+      releaseNotification(t, true);
+    }
   };
 
   /**
@@ -376,9 +389,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
               if (error instanceof Error && error.name === 'KeysNotStored') {
                 // The lease went before the ratchet was stored: the next holder resends this row.
                 log.info({ id: p.row.notificationId, reason: error.message }, 'outcome not recorded');
+                onConflict(UNREADABLE);
                 return;
               }
-              if (attempt >= storageRetry.tries || !running) throw error;
+              if (attempt >= storageRetry.tries || !running) {
+                // Storage keeps the row as it last had it: memory lets it go rather than finish it.
+                log.error({ err: error, id: p.row.notificationId }, 'gave up recording a send outcome');
+                onConflict(UNREADABLE);
+                return;
+              }
               log.warn({ err: (error as Error).message, id: p.row.notificationId }, 'could not record a send outcome; retrying');
               await sleep(storageRetry.waitMs);
             }
@@ -387,7 +406,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
             // Someone else (the admin API, another sidecar) changed the row: theirs stands.
             p.dirty = false;
             onConflict(await readBack(p.row));
-            return;
+            if (!p.dirty) return;
+            continue; // a change came meanwhile: written over the row as it now stands
           }
           p.row = rowWith(p.row, { etag: saved.etag, updatedAt: saved.updatedAt });
           linger = receiptFlushMs; // what changes next is a receipt
@@ -395,7 +415,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       } finally {
         p.writing = undefined;
       }
-    })().catch((error: unknown) => log.error({ err: error, id: p.row.notificationId }, 'gave up recording a send outcome'));
+    })().catch((error: unknown) => log.error({ err: error, id: p.row.notificationId }, 'could not record a send outcome'));
     return p.writing;
   };
 
@@ -527,8 +547,14 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     }
   };
 
-  const loadPartition = async (partition: string) => {
-    for (const n of await queue.unfinishedIn(partition)) adopt(n, false);
+  /** Adopts a partition's unfinished rows; returns their keys. */
+  const loadPartition = async (partition: string): Promise<Set<string>> => {
+    const read = new Set<string>();
+    for (const n of await queue.unfinishedIn(partition)) {
+      adopt(n, false);
+      for (const row of n.recipients) read.add(keyOf(row));
+    }
+    return read;
   };
 
   /** Reads the `open` index; loads every partition it has not seen, or that changed since. */
@@ -539,12 +565,19 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       const known = partitions.get(partition);
       const asked = rereads.get(partition);
       if (!full && known && known.etag === etag && asked === undefined) continue;
-      await loadPartition(partition);
+      const read = await loadPartition(partition);
       partitions.set(partition, { etag });
       // An ask made while this read was under way (the count moved) is read at the next poll.
-      if (asked !== undefined && rereads.get(partition) === asked) rereads.delete(partition);
+      if (asked !== undefined && rereads.get(partition) === asked) {
+        rereads.delete(partition);
+        settleForgotten(partition, read);
+      }
     }
-    for (const partition of rereads.keys()) if (!listed.has(partition)) rereads.delete(partition); // retired: nothing to read
+    for (const partition of rereads.keys()) {
+      if (listed.has(partition)) continue;
+      rereads.delete(partition); // retired: every row there is finished
+      settleForgotten(partition, new Set());
+    }
     // Retire partitions with nothing unfinished once no writer can still be writing there.
     const live = new Set([...entries.values()].map((e) => partitionOf(e.row.notificationId)));
     for (const [partition, known] of partitions) {

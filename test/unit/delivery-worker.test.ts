@@ -37,13 +37,14 @@ async function until(check: () => boolean, what: string, ms = 3_000) {
 
 /**
  * Rows as storage holds them, and every write that reached it (one entry per row per transaction).
- * `failReads` point reads fail first, as they do while storage is unreachable.
+ * `failReads` point reads and `failWrites` writes fail first, as they do while storage is unreachable.
  */
 function memoryQueue() {
   const stored = new Map<string, RecipientRow>();
   const notifications = new Map<string, QueuedNotification>();
-  const faults = { failReads: 0 };
-  const unfinished = () => [...stored.values()].filter((r) => !isFinished(r.state));
+  const faults = { failReads: 0, failWrites: 0 };
+  /** The `open` index: a partition is listed from its first accept until the worker retires it. */
+  const open = new Set<string>();
   const writes: { key: string; state: string; transaction: number }[] = [];
   let transactions = 0;
   let etags = 0;
@@ -74,8 +75,13 @@ function memoryQueue() {
     enqueue: unsupported,
     get: async () => undefined,
     header: async () => undefined,
-    save: (row: RecipientRow | (() => RecipientRow), options: SaveOptions = {}) =>
-      new Promise((resolve) => committer.add({ current: typeof row === 'function' ? row : () => row, resolve }, options.lingerMs)),
+    save: (row: RecipientRow | (() => RecipientRow), options: SaveOptions = {}) => {
+      if (faults.failWrites > 0) {
+        faults.failWrites--;
+        return Promise.reject(new Error('connect ECONNREFUSED'));
+      }
+      return new Promise((resolve) => committer.add({ current: typeof row === 'function' ? row : () => row, resolve }, options.lingerMs));
+    },
     flushLingering: () => committer.flushLingering(),
     update: unsupported,
     claim: unsupported,
@@ -87,20 +93,26 @@ function memoryQueue() {
       return stored.get(`${id}~${index}`);
     },
     // One ETag per partition that never changes: the worker reads a partition it knows again only when it let a row go.
-    openPartitions: async () =>
-      [...new Set(unfinished().map((r) => partitionOf(r.notificationId)))].map((partition) => ({ partition, etag: `open ${partition}` })),
+    openPartitions: async () => [...open].map((partition) => ({ partition, etag: `open ${partition}` })),
+    // As the real one: notifications with unfinished rows, and those rows only.
     unfinishedIn: async (partition) =>
       [...notifications.values()]
         .filter((n) => partitionOf(n.id) === partition)
-        .map((n) => ({ ...n, recipients: n.recipients.map((r) => stored.get(`${r.notificationId}~${r.index}`)!) }))
-        .filter((n) => n.recipients.some((r) => !isFinished(r.state))),
-    markOpen: async () => 'etag',
-    retire: async () => true,
+        .map((n) => ({
+          ...n,
+          recipients: n.recipients.map((r) => stored.get(`${r.notificationId}~${r.index}`)!).filter((r) => !isFinished(r.state)),
+        }))
+        .filter((n) => n.recipients.length > 0),
+    markOpen: async (partition) => {
+      open.add(partition);
+      return `open ${partition}`;
+    },
+    retire: async (partition) => open.delete(partition) || true,
     retiredBefore: async () => [],
     removePartition: async () => 0,
     extendExpiry: async () => false,
   };
-  return { queue, stored, writes, notifications, faults };
+  return { queue, stored, writes, notifications, faults, open };
 }
 
 /** A WhatsApp session whose acks come when the test says (or at once, by default). */
@@ -254,6 +266,7 @@ function rig(
     attachments,
     accept(n) {
       store.notifications.set(n.id, n);
+      store.open.add(partitionOf(n.id));
       for (const r of n.recipients) store.stored.set(`${r.notificationId}~${r.index}`, r);
       worker.accepted(n, `open ${partitionOf(n.id)}`); // the index row's ETag as the memory queue gives it
     },
@@ -379,8 +392,11 @@ test('a row changed elsewhere that cannot be read back at all is let go unfinish
   expect(r.worker.snapshot().recent.map((x) => x.notificationId)).toEqual([n.id]);
 });
 
-test("a row let go keeps its notification's attachments, though every other row of it finishes", async () => {
-  const r = rig({ keysHeld: true, storageRetry: { tries: 2, waitMs: 20 } });
+/**
+ * An image to two phones. Row 0's send is to be retried, but storage changed it meanwhile (to `theirs`)
+ * and cannot be read back, so it is let go while row 1 is still in flight; then row 1 is sent and finishes.
+ */
+async function letGoBesideAFinishedSibling(r: Rig, theirs: Partial<RecipientRow>): Promise<QueuedNotification> {
   const OTHER = '447700900123@s.whatsapp.net';
   const base = notification(T0);
   const n: QueuedNotification = {
@@ -394,24 +410,54 @@ test("a row let go keeps its notification's attachments, though every other row 
   r.accept(n);
   await until(() => r.wa.sends.length === 2, 'both sends');
   const [first, second] = PHONE === r.wa.sends[0]!.jid ? r.wa.sends : [r.wa.sends[1]!, r.wa.sends[0]!];
-  first!.ack({ ok: false, error: 'no ack from the server' }); // row 0 to be retried
+  first!.ack({ ok: false, error: 'no ack from the server' });
   r.wa.ackWith({ ok: true });
-  // Row 0 was reset elsewhere, and cannot be read back: it is let go while row 1 is still in flight.
   const key = `${n.id}~0`;
-  r.store.stored.set(key, { ...r.store.stored.get(key)!, state: 'queued', etag: 'theirs', nextAttemptAt: T0 });
+  r.store.stored.set(key, { ...r.store.stored.get(key)!, ...theirs, etag: 'theirs' });
   r.store.faults.failReads = 2;
   r.keys.release();
   await until(() => r.store.faults.failReads === 0, 'the failed reads');
   await sleep(50);
-  second!.ack({ ok: true }); // then row 1, the last one memory holds, is sent and finishes
+  second!.ack({ ok: true });
   await until(() => r.store.stored.get(`${n.id}~1`)?.state === 'sent', 'row 1 sent');
   await sleep(100);
+  return n;
+}
+
+test("a row let go keeps its notification's attachments, though every other row of it finishes", async () => {
+  const r = rig({ keysHeld: true, storageRetry: { tries: 2, waitMs: 20 } });
+  const n = await letGoBesideAFinishedSibling(r, { state: 'queued', nextAttemptAt: T0 }); // an admin retry
   expect(r.attachments.removed).toEqual([]);
   r.clock.t += 1_000; // the next poll reads the partition again
   await until(() => stateOf(r, n) === 'sent', 'row 0 sent, image and all');
   expect(r.wa.sends.filter((x) => x.jid === PHONE)).toHaveLength(2);
   await until(() => r.attachments.removed.length === 1, 'the attachments removed once every row is finished');
   expect(r.attachments.removed).toEqual([n.id]);
+});
+
+test('a row let go that storage has since finished frees its notification when the partition is read again', async () => {
+  const r = rig({ keysHeld: true, storageRetry: { tries: 2, waitMs: 20 } });
+  const n = await letGoBesideAFinishedSibling(r, { state: 'failed', error: 'cancelled by admin' });
+  expect(r.attachments.removed).toEqual([]);
+  r.clock.t += 1_000; // the next poll reads the partition again: nothing of it unfinished
+  await until(() => r.attachments.removed.length === 1, 'the attachments removed');
+  expect(r.attachments.removed).toEqual([n.id]);
+  expect(r.wa.sends.filter((x) => x.jid === PHONE)).toHaveLength(1);
+  expect(stateOf(r, n)).toBe('failed');
+});
+
+test('an outcome write that gives up lets the row go: read again with its partition, it is sent and recorded', async () => {
+  const r = rig({ storageRetry: { tries: 2, waitMs: 20 } });
+  r.store.faults.failWrites = 2;
+  const n = notification(T0);
+  r.accept(n);
+  await until(() => r.store.faults.failWrites === 0, 'the failed writes');
+  await sleep(100);
+  expect(stateOf(r, n)).toBe('sending'); // storage still has it as it was
+  expect(r.worker.snapshot().recent).toEqual([]); // not finished in memory either
+  r.clock.t += 1_000; // the next poll reads the partition again
+  await until(() => stateOf(r, n) === 'sent', 'the resend recorded');
+  expect(r.wa.sends.map((x) => x.messageId)).toEqual([r.wa.sends[0]!.messageId, r.wa.sends[0]!.messageId]);
 });
 
 test('a refusal with a code is final; past its expiry a notification ends expired without a send', async () => {
