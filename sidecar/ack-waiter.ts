@@ -11,41 +11,52 @@ export interface PendingAck {
    * wait begins: a media upload before the relay can take longer than the server takes to ack.
    */
   armed(timeoutMs: number): Promise<AckOutcome>;
+  /** Forgets this wait: its message never went out. */
+  cancel(): void;
 }
 
 export interface AckWaiter {
-  /** Call before relaying the message, so an ack that comes back fast is not missed. */
+  /**
+   * Call before relaying the message, so an ack that comes back fast is not missed. A wait already
+   * held for the id (the same message sent again) ends first: one ack cannot answer two sends.
+   */
   expect(messageId: string): PendingAck;
   acked(messageId: string, errorCode?: string): void;
-  /** Forgets a wait whose message never went out. */
-  cancel(messageId: string): void;
   /** Fails every pending wait (the socket closed: their acks will never come on it). */
   failAll(error: string): void;
   pending(): number;
 }
 
+interface Wait {
+  resolve: (o: AckOutcome) => void;
+  timer?: NodeJS.Timeout;
+}
+
 export function createAckWaiter(): AckWaiter {
-  const waiting = new Map<string, { resolve: (o: AckOutcome) => void; timer?: NodeJS.Timeout }>();
-  const settle = (id: string, outcome: AckOutcome) => {
+  const waiting = new Map<string, Wait>();
+  /** Ends the wait held for `id` (only `only`, when given): a late end of an older wait leaves a newer one be. */
+  const settle = (id: string, outcome: AckOutcome, only?: Wait) => {
     const w = waiting.get(id);
-    if (!w) return;
+    if (!w || (only && w !== only)) return;
     waiting.delete(id);
     clearTimeout(w.timer);
     w.resolve(outcome);
   };
   return {
     expect(messageId) {
+      settle(messageId, { ok: false, error: 'sent again under the same id' });
       let resolve!: (o: AckOutcome) => void;
       const outcome = new Promise<AckOutcome>((r) => (resolve = r));
-      const wait: { resolve: (o: AckOutcome) => void; timer?: NodeJS.Timeout } = { resolve };
+      const wait: Wait = { resolve };
       waiting.set(messageId, wait);
       return {
         armed(timeoutMs) {
-          if (waiting.get(messageId) === wait) {
-            wait.timer = setTimeout(() => settle(messageId, { ok: false, error: 'no server acknowledgement in time' }), timeoutMs);
+          if (waiting.get(messageId) === wait && !wait.timer) {
+            wait.timer = setTimeout(() => settle(messageId, { ok: false, error: 'no server acknowledgement in time' }, wait), timeoutMs);
           }
           return outcome;
         },
+        cancel: () => settle(messageId, { ok: false, error: 'not sent' }, wait),
       };
     },
     acked(messageId, errorCode) {
@@ -53,9 +64,6 @@ export function createAckWaiter(): AckWaiter {
         messageId,
         errorCode ? { ok: false, error: `WhatsApp refused the message (error ${errorCode})`, code: errorCode } : { ok: true },
       );
-    },
-    cancel(messageId) {
-      settle(messageId, { ok: false, error: 'not sent' });
     },
     failAll(error) {
       for (const id of [...waiting.keys()]) settle(id, { ok: false, error });

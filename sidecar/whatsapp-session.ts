@@ -291,7 +291,7 @@ export function createWhatsAppSession(deps: WhatsAppSessionDeps): WhatsAppSessio
         const sent = await s.sendMessage(jid, content, { messageId, mediaUploadTimeoutMs: MEDIA_UPLOAD_IDLE_MS });
         if (sent?.message) deps.sentMessages.remember(messageId, sent.message);
       } catch (error) {
-        acks.cancel(messageId);
+        ack.cancel();
         return { ok: false, error: `send failed: ${(error as Error).message}` };
       }
       return ack.armed(deps.ackTimeoutMs ?? 30_000);

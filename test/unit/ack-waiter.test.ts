@@ -32,3 +32,25 @@ test('no ack in time after the relay fails the wait; a closed socket fails waits
   await expect(uploading.armed(1_000)).resolves.toEqual({ ok: false, error: 'connection closed' });
   expect(acks.pending()).toBe(0);
 });
+
+test('the same id sent again ends the older wait at once; a late cancel or timeout of the older one leaves the newer be', async () => {
+  const acks = createAckWaiter();
+  const older = acks.expect('M1');
+  const olderOutcome = older.armed(40);
+  const newer = acks.expect('M1');
+  await expect(olderOutcome).resolves.toEqual({ ok: false, error: 'sent again under the same id' });
+  older.cancel();
+  await sleep(60); // past the older wait's timeout
+  expect(acks.pending()).toBe(1);
+  const newerOutcome = newer.armed(1_000);
+  acks.acked('M1');
+  await expect(newerOutcome).resolves.toEqual({ ok: true });
+});
+
+test('a cancelled wait ends as not sent, and arming it afterwards changes nothing', async () => {
+  const acks = createAckWaiter();
+  const pending = acks.expect('M1');
+  pending.cancel();
+  await expect(pending.armed(10)).resolves.toEqual({ ok: false, error: 'not sent' });
+  expect(acks.pending()).toBe(0);
+});
