@@ -385,9 +385,11 @@ async function pairByCode(phone: string): Promise<void> {
   const r = await api('POST', 'pair', { phone });
   if (r.status !== 200) return say(out, messageOf(r, 'Pairing failed'), 'error');
   const answer = r.body as unknown as Status;
-  // This answer waits for the code, so one carrying it is newer than a push without it.
+  // This answer waits for the code: one carrying it is newer than a push still waiting for it (but
+  // not than a push that closed the attempt).
+  const stillWaiting = newestPushed?.state === 'pairing' && !newestPushed.pairing_code;
   let s = answer;
-  if (answer.pairing_code) renderStatus(answer);
+  if (answer.pairing_code && stillWaiting) renderStatus(answer);
   else s = renderAnswer(answer, pushedBefore);
   if (s.pairing_code) say(out, 'Code ready: enter it on your phone.', 'ok');
   else if (isUnreachable(s)) say(out, 'No code: WhatsApp is unreachable (see above).', 'error');
