@@ -10,8 +10,6 @@
 import { getCountryCallingCode, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 import metadata from 'libphonenumber-js/min/metadata';
 
-export type { CountryCode };
-
 /** Why a number was refused. `number` is set when the message should quote it (the API does; the CLI does not). */
 export type PhoneResult = { ok: true; digits: string } | { ok: false; reason: string; number?: string };
 

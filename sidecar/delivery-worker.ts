@@ -151,8 +151,8 @@ interface Entry extends Persisted {
   where: 'ready' | 'later' | 'flight' | 'done';
 }
 
-/** A row that could not be read back (see readBack), told apart from a row that is gone. */
-const UNREADABLE = Symbol('unreadable');
+/** What storage holds is not known (storage stayed away past its tries), told apart from a row that is gone. */
+const UNKNOWN = Symbol('unknown');
 const RECENT_LIMIT = 200;
 /** A backstop only: the receipt memory is bounded by its TTL (a finished row is ~0.5 KiB). */
 const RECEIPT_LIMIT = 20_000;
@@ -294,8 +294,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
    * its partition is read again at the next poll, so what storage holds is sent, or not, from there.
    */
   const forgetEntry = (e: Entry) => {
-    if (!release(e)) return;
-    later = later.filter((x) => x !== e);
+    if (!release(e)) return; // leaves `later` at the next tick: release marks it done
     (e.t.forgotten ??= new Set()).add(keyOf(e.row));
     const partition = partitionOf(e.row.notificationId);
     rereads.set(partition, (rereads.get(partition) ?? 0) + 1);
@@ -332,21 +331,27 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   };
 
   /**
-   * The row as storage holds it after a write met a newer one; `undefined` when it is gone. Read
-   * again while storage is in trouble (bounded, like the writes): an unreadable row is not taken for
-   * a gone one, which would end an entry storage still holds unfinished, and its partition would be
-   * retired with it unsent.
+   * Runs `step` until it succeeds, riding out storage trouble (bounded: `storageRetry`); UNKNOWN when
+   * it gives up, or at once when `final` says the error will not pass. An unknown row is not taken
+   * for a gone one: that would end an entry storage still holds unfinished, and its partition would
+   * be retired with it unsent.
    */
-  const readBack = async (row: RecipientRow): Promise<RecipientRow | undefined | typeof UNREADABLE> => {
+  const ridingOut = async <T>(
+    what: string,
+    id: string,
+    step: () => Promise<T>,
+    final: (error: unknown) => boolean = () => false,
+  ): Promise<T | typeof UNKNOWN> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await queue.recipient(row.notificationId, row.index);
+        return await step();
       } catch (error) {
+        if (final(error)) return UNKNOWN;
         if (attempt >= storageRetry.tries || !running) {
-          log.error({ err: (error as Error).message, id: row.notificationId }, 'could not read back a row changed elsewhere');
-          return UNREADABLE;
+          log.error({ err: (error as Error).message, id }, `${what}; gave up`);
+          return UNKNOWN;
         }
-        log.warn({ err: (error as Error).message, id: row.notificationId }, 'could not read back a row changed elsewhere; retrying');
+        log.warn({ err: (error as Error).message, id }, `${what}; retrying`);
         await sleep(storageRetry.waitMs);
       }
     }
@@ -354,13 +359,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
 
   /**
    * Writes the row as memory holds it when its transaction leaves (a change made while the write
-   * lingered goes along; one made while it is in flight goes in the next). Storage trouble is
-   * ridden out (bounded): past that the row stays as storage last had it and the next owner
-   * resends it under the same ids.
+   * lingered goes along; one made while it is in flight goes in the next). A write that does not
+   * land hands `onNotLanded` what storage holds: the newer row someone else wrote, undefined when the
+   * row is gone, UNKNOWN when storage stayed away (or the lease went) and memory should let it go.
    */
   const persist = (
     p: Persisted,
-    onConflict: (stored: RecipientRow | undefined | typeof UNREADABLE) => void,
+    onNotLanded: (stored: RecipientRow | undefined | typeof UNKNOWN) => void,
     lingerMs: number,
     keys?: () => Promise<void>,
   ): Promise<void> => {
@@ -373,39 +378,39 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
         let linger = lingerMs;
         do {
           p.dirty = false;
-          let saved: RecipientRow | undefined;
-          for (let attempt = 1; ; attempt++) {
-            try {
+          const saved = await ridingOut(
+            'could not record a send outcome',
+            p.row.notificationId,
+            async () => {
               if (keys) await keys();
-              saved = await queue.save(
+              return queue.save(
                 () => {
                   p.dirty = false;
                   return p.row;
                 },
                 { lingerMs: running ? linger : 0 },
               );
-              break;
-            } catch (error) {
-              if (error instanceof Error && error.name === 'KeysNotStored') {
-                // The lease went before the ratchet was stored: the next holder resends this row.
-                log.info({ id: p.row.notificationId, reason: error.message }, 'outcome not recorded');
-                onConflict(UNREADABLE);
-                return;
-              }
-              if (attempt >= storageRetry.tries || !running) {
-                // Storage keeps the row as it last had it: memory lets it go rather than finish it.
-                log.error({ err: error, id: p.row.notificationId }, 'gave up recording a send outcome');
-                onConflict(UNREADABLE);
-                return;
-              }
-              log.warn({ err: (error as Error).message, id: p.row.notificationId }, 'could not record a send outcome; retrying');
-              await sleep(storageRetry.waitMs);
-            }
+            },
+            (error) => {
+              if (!(error instanceof Error && error.name === 'KeysNotStored')) return false;
+              // The lease went before the ratchet was stored: the next holder resends this row.
+              log.info({ id: p.row.notificationId, reason: error.message }, 'outcome not recorded');
+              return true;
+            },
+          );
+          if (saved === UNKNOWN) {
+            // Storage keeps the row as it last had it: memory lets it go rather than finish it.
+            onNotLanded(UNKNOWN);
+            return;
           }
           if (!saved) {
             // Someone else (the admin API, another sidecar) changed the row: theirs stands.
             p.dirty = false;
-            onConflict(await readBack(p.row));
+            onNotLanded(
+              await ridingOut('could not read back a row changed elsewhere', p.row.notificationId, () =>
+                queue.recipient(p.row.notificationId, p.row.index),
+              ),
+            );
             if (!p.dirty) return;
             continue; // a change came meanwhile: written over the row as it now stands
           }
@@ -426,7 +431,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       (stored) => {
         // Sent again meanwhile (the write rode out storage trouble): that run's own write meets the row.
         if (entries.get(keyOf(e.row)) !== e || e.where === 'flight') return;
-        if (stored === UNREADABLE) forgetEntry(e);
+        if (stored === UNKNOWN) forgetEntry(e);
         else if (stored && !isFinished(stored.state)) {
           later = later.filter((x) => x !== e);
           e.row = stored;
@@ -632,16 +637,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       deps.historySweep().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'history sweep failed; will try again'));
     }
     if (later.length > 0) {
-      // Only entries still waiting here: one rescheduled since (its write met a newer row) may be in
-      // flight by now, and starting it again would send it twice at once.
-      later = later.filter((e) => e.where === 'later');
-      const due = later.filter((e) => e.row.nextAttemptAt <= now);
-      if (due.length > 0) {
-        later = later.filter((e) => e.row.nextAttemptAt > now);
-        for (const e of due) {
-          e.where = 'done';
-          schedule(e);
-        }
+      // Only entries still waiting here: one moved on since (rescheduled, let go) may be in flight
+      // by now, and starting it again would send it twice at once.
+      const due: Entry[] = [];
+      const waiting: Entry[] = [];
+      for (const e of later) if (e.where === 'later') (e.row.nextAttemptAt <= now ? due : waiting).push(e);
+      later = waiting;
+      for (const e of due) {
+        e.where = 'done';
+        schedule(e);
       }
     }
     pump();
@@ -696,7 +700,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     void persist(
       p,
       (stored) => {
-        if (stored && stored !== UNREADABLE) p.row = stored;
+        if (stored && stored !== UNKNOWN) p.row = stored;
       },
       receiptFlushMs,
     );
